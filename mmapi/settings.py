@@ -1,0 +1,57 @@
+"""Fixed facts of the 360dialog / Meta APIs and the project's defaults.
+
+Only UPPER_CASE constants live here; see DOMAIN.md for the sources of each figure.
+"""
+
+__all__ = [
+    "API_KEY_HEADER",
+    "CLOUD_MESSAGES_PATH",
+    "D360_RATE_LIMIT_TEXT",
+    "D360_SIGNATURE_HEADER",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_BURST_FRACTION",
+    "DEFAULT_MAX_IN_FLIGHT",
+    "DEFAULT_MESSAGES_PER_SECOND",
+    "DEFAULT_RETRY_BUDGET_RATIO",
+    "DEFAULT_TIMEOUT_SECONDS",
+    "MARKETING_MESSAGES_PATH",
+    "MARKETING_TTL_DEFAULT_SECONDS",
+    "MARKETING_TTL_MAX_SECONDS",
+    "MARKETING_TTL_MIN_SECONDS",
+    "MARKETING_TTL_STEP_SECONDS",
+    "MAX_MESSAGES_PER_SECOND",
+    "PAIR_RATE_BASE_DELAY_SECONDS",
+    "TEMPLATES_PATH",
+    "WEBHOOK_SIGNATURE_HEADER",
+]
+
+DEFAULT_BASE_URL = "https://waba-v2.360dialog.io"
+MARKETING_MESSAGES_PATH = "/marketing_messages"
+CLOUD_MESSAGES_PATH = "/messages"
+# 360dialog's template management on the waba-v2 host (list with GET, create/edit with POST).
+TEMPLATES_PATH = "/v1/configs/templates"
+
+API_KEY_HEADER = "D360-API-KEY"
+WEBHOOK_SIGNATURE_HEADER = "X-Hub-Signature-256"
+D360_SIGNATURE_HEADER = "x-360dialog-signature"
+
+# 360dialog answers its own rate limit with HTTP 400 and this text instead of a Meta code.
+D360_RATE_LIMIT_TEXT = "exceeded the endpoint rate limit"
+
+# Throughput per business number: 80 mps by default, auto-upgraded up to 1,000 mps.
+DEFAULT_MESSAGES_PER_SECOND = 80.0
+MAX_MESSAGES_PER_SECOND = 1000.0
+# Token-bucket burst as a share of the rate: any one-second window then stays within 105% of it.
+DEFAULT_BURST_FRACTION = 0.05
+DEFAULT_MAX_IN_FLIGHT = 200
+DEFAULT_TIMEOUT_SECONDS = 30.0
+# Retries allowed as a share of first attempts, so a storm of errors cannot multiply traffic.
+DEFAULT_RETRY_BUDGET_RATIO = 0.2
+# Pair rate limit (131056): retry the same recipient after 4**n seconds.
+PAIR_RATE_BASE_DELAY_SECONDS = 4.0
+
+# Marketing template TTL (message_send_ttl_seconds): 12 h to 30 d in 1 s steps, default 30 d.
+MARKETING_TTL_MIN_SECONDS = 43_200
+MARKETING_TTL_MAX_SECONDS = 2_592_000
+MARKETING_TTL_STEP_SECONDS = 1
+MARKETING_TTL_DEFAULT_SECONDS = 2_592_000

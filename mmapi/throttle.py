@@ -1,0 +1,153 @@
+"""Throughput control: a token bucket with adaptive rate, bounded concurrency, backoff, budget.
+
+All of it lives in the client process, per message, without any call to an orchestrator:
+Prefect's rate limits need a server round trip per call, far too slow at 1,000 messages/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from .settings import (
+    DEFAULT_BURST_FRACTION,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MESSAGES_PER_SECOND,
+    DEFAULT_RETRY_BUDGET_RATIO,
+)
+
+__all__ = ["RetryBudget", "Throttle", "backoff_delay"]
+
+# After a rate-limit answer the rate is multiplied by this, at most once per cooldown...
+DECREASE_FACTOR = 0.7
+DECREASE_COOLDOWN_SECONDS = 1.0
+# ...and grows back by this share of the ceiling per second without one.
+INCREASE_SHARE_PER_SECOND = 0.05
+MIN_RATE = 1.0
+
+
+class Throttle:
+    """Paces requests: at most `rate` per second, at most `max_in_flight` at once.
+
+    The pacing is GCRA (a token bucket expressed as the next slot's time): a request may go at
+    `max(now, next_slot - burst_window)`, so any window of W seconds holds at most
+    `W * rate + burst` requests. A rate-limit answer lowers the rate multiplicatively; it grows
+    back additively up to the configured ceiling (AIMD), so a storm of 130429 slows the sender
+    down instead of multiplying retries.
+
+    Attributes:
+        ceiling: The configured messages per second.
+        max_in_flight: The most requests awaiting an answer at once.
+
+    Example:
+        >>> throttle = Throttle(rate=80, max_in_flight=50)
+        >>> async def send_one():
+        ...     async with throttle.slot():
+        ...         ...  # one HTTP request
+    """
+
+    def __init__(
+        self,
+        *,
+        rate: float = DEFAULT_MESSAGES_PER_SECOND,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        burst_fraction: float = DEFAULT_BURST_FRACTION,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        if rate <= 0:
+            raise ValueError(f"rate must be positive (got {rate})")
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1 (got {max_in_flight})")
+        self.ceiling = float(rate)
+        self.max_in_flight = max_in_flight
+        self._burst = max(1.0, rate * burst_fraction)
+        self._clock = clock
+        self._rate = float(rate)
+        self._rate_updated = clock()
+        self._last_decrease = float("-inf")
+        self._next_slot = clock()
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self.rate_limited_count = 0
+
+    @property
+    def rate(self) -> float:
+        """The current (possibly lowered) rate, after additive recovery."""
+        now = self._clock()
+        if self._rate < self.ceiling:
+            grown = self._rate + self.ceiling * INCREASE_SHARE_PER_SECOND * (
+                now - self._rate_updated
+            )
+            self._rate = min(self.ceiling, grown)
+        self._rate_updated = now
+        return self._rate
+
+    def rate_limited(self) -> None:
+        """Record a rate-limit answer: lower the rate, at most once per cooldown."""
+        self.rate_limited_count += 1
+        now = self._clock()
+        if now - self._last_decrease >= DECREASE_COOLDOWN_SECONDS:
+            self._rate = max(MIN_RATE, self.rate * DECREASE_FACTOR)
+            self._rate_updated = now
+            self._last_decrease = now
+
+    def reserve(self) -> float:
+        """Reserve the next send slot; returns seconds to wait before using it."""
+        now = self._clock()
+        interval = 1.0 / self.rate
+        start = max(now, self._next_slot - (self._burst - 1.0) * interval)
+        self._next_slot = max(self._next_slot, start) + interval
+        return start - now
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait for a free in-flight place and a rate slot; hold the place while inside."""
+        async with self._in_flight:
+            delay = self.reserve()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            yield
+
+
+def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)].
+
+    Args:
+        attempt: 0 for the first retry, 1 for the second, ...
+        base: Seconds of the first step.
+        cap: The longest wait.
+    """
+    return random.uniform(0.0, min(cap, base * 2.0**attempt))
+
+
+class RetryBudget:
+    """Caps retries at a share of first attempts, so errors cannot multiply the traffic.
+
+    Attributes:
+        ratio: Retries allowed per first attempt (0.2 = one retry per five messages).
+        minimum: Retries always allowed, so a small batch can still retry.
+
+    Example:
+        >>> budget = RetryBudget(ratio=0.1, minimum=1)
+        >>> budget.record_attempt(); budget.try_spend(), budget.try_spend()
+        (True, False)
+    """
+
+    def __init__(self, *, ratio: float = DEFAULT_RETRY_BUDGET_RATIO, minimum: int = 10):
+        self.ratio = ratio
+        self.minimum = minimum
+        self.attempts = 0
+        self.retries = 0
+
+    def record_attempt(self) -> None:
+        """Count a first attempt (it earns `ratio` retries)."""
+        self.attempts += 1
+
+    def try_spend(self) -> bool:
+        """Take one retry from the budget; False when it is spent."""
+        if self.retries < self.minimum + self.ratio * self.attempts:
+            self.retries += 1
+            return True
+        return False
