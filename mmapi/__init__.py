@@ -6,6 +6,8 @@ stand-in for the API used by tests and the demo. Nothing here imports Prefect, s
 or another orchestrator can use it as it is.
 """
 
+from .campaign import *  # noqa: F403
+from .campaign import __all__ as _campaign_all
 from .client import *  # noqa: F403
 from .client import __all__ as _client_all
 from .errors import *  # noqa: F403
@@ -24,6 +26,7 @@ from .webhooks import *  # noqa: F403
 from .webhooks import __all__ as _webhooks_all
 
 __all__ = [
+    *_campaign_all,
     *_client_all,
     *_errors_all,
     *_models_all,

@@ -8,7 +8,7 @@ made by exception class (see `mmapi.errors`); `BatchSender` is the caller that d
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import orjson
@@ -39,7 +39,13 @@ from .templates import TemplateInfo, validate_marketing_ttl
 from .throttle import Throttle
 from .transport import AiohttpTransport
 
-__all__ = ["ClientConfig", "MMClient"]
+__all__ = ["ClientConfig", "Endpoint", "MMClient"]
+
+Endpoint = Literal["marketing_messages", "messages"]
+_SEND_PATHS: dict[str, str] = {
+    "marketing_messages": MARKETING_MESSAGES_PATH,
+    "messages": CLOUD_MESSAGES_PATH,
+}
 
 logger = logging.getLogger("mmapi.client")
 
@@ -129,16 +135,19 @@ class MMClient:
             max_in_flight=config.max_in_flight,
             burst_fraction=config.burst_fraction,
         )
+        timeout = httpx.Timeout(config.timeout_seconds, connect=10.0, pool=None)
+        headers = {
+            # The key is unwrapped only here, into a header httpx never logs.
+            API_KEY_HEADER: config.api_key.get_secret_value(),
+            "Content-Type": "application/json",
+        }
+        self._transport = transport or AiohttpTransport(max_connections=config.max_in_flight)
         self._http = httpx.AsyncClient(
-            base_url=config.base_url,
-            transport=transport or AiohttpTransport(max_connections=config.max_in_flight),
-            timeout=httpx.Timeout(config.timeout_seconds, connect=10.0, pool=None),
-            headers={
-                # The key is unwrapped only here, into a header httpx never logs.
-                API_KEY_HEADER: config.api_key.get_secret_value(),
-                "Content-Type": "application/json",
-            },
+            base_url=config.base_url, transport=self._transport, timeout=timeout, headers=headers
         )
+        self._send_headers = httpx.Headers(headers)
+        self._send_urls = {path: httpx.URL(config.base_url + path) for path in _SEND_PATHS.values()}
+        self._timeout_extension = timeout.as_dict()
 
     def __repr__(self) -> str:
         return f"MMClient(base_url={self.config.base_url!r})"
@@ -167,9 +176,26 @@ class MMClient:
         """Send one template through the Cloud API (`POST /messages`), the comparison arm."""
         return await self._send(CLOUD_MESSAGES_PATH, request.to_json())
 
+    async def send_body(self, endpoint: Endpoint, body: bytes) -> SendResponse:
+        """Send a request body that was validated when it was built (see `OutgoingMessage.of`).
+
+        Same answers and errors as `send_marketing_message`; this is the batch sender's path.
+        """
+        return await self._send(_SEND_PATHS[endpoint], body)
+
     async def _send(self, path: str, body: bytes) -> SendResponse:
+        # Sends skip httpx.AsyncClient's per-request work (URL merging, cookies, auth, hooks):
+        # at 1,000 requests/s it cost more CPU than the request itself. The request is still an
+        # httpx.Request through the same transport, so mock and ASGI transports work as ever.
+        request = httpx.Request(
+            "POST",
+            self._send_urls[path],
+            headers=self._send_headers,
+            content=body,
+            extensions={"timeout": self._timeout_extension},
+        )
         async with self.throttle.slot():
-            response = await self._request("POST", path, content=body)
+            response = await self._exchange(request)
         if response.status_code == 200:
             try:
                 return SendResponse.model_validate_json(response.content)
@@ -229,24 +255,37 @@ class MMClient:
         if response.status_code != 200:
             raise self._error(response, "POST", TEMPLATES_PATH)
 
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        """One request straight through the transport, errors mapped as in `_request`."""
+        try:
+            response = await self._transport.handle_async_request(request)
+            await response.aread()
+            return response
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc, request.method, request.url.path) from exc
+
     async def _request(
         self, method: str, path: str, content: bytes | None = None
     ) -> httpx.Response:
         try:
             return await self._http.request(method, path, content=content)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransportError(
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc, method, path) from exc
+
+    @staticmethod
+    def _transport_error(exc: httpx.TransportError, method: str, path: str) -> MMAPIError:
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return TransportError(
                 f"{method} {path}: could not reach the API ({type(exc).__name__})",
                 method=method,
                 path=path,
-            ) from exc
-        except httpx.TransportError as exc:
-            raise OutcomeUnknownError(
-                f"{method} {path}: sent, but no answer ({type(exc).__name__}); "
-                "the message may have been accepted",
-                method=method,
-                path=path,
-            ) from exc
+            )
+        return OutcomeUnknownError(
+            f"{method} {path}: sent, but no answer ({type(exc).__name__}); "
+            "the message may have been accepted",
+            method=method,
+            path=path,
+        )
 
     @staticmethod
     def _error(response: httpx.Response, method: str, path: str) -> MMAPIError:

@@ -23,7 +23,7 @@ in `classify`.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from .settings import D360_RATE_LIMIT_TEXT
 
@@ -170,6 +170,9 @@ class APIError(MMAPIError):
         body: The parsed error body, for logs and the ledger.
     """
 
+    # The action a subclass stands for; it wins over the code so `action` agrees with the class.
+    _action: ClassVar[Action | None] = None
+
     def __init__(
         self,
         message: str,
@@ -188,12 +191,14 @@ class APIError(MMAPIError):
         self.title = title
         self.details = details
         self.body = body
-        self.action = action_for(code, http_status)
+        self.action = self._action or action_for(code, http_status)
         self.retry_after = RETRY_AFTER_SECONDS.get(code) if code is not None else None
 
 
 class RetryableError(APIError):
     """Raised for transient API errors: back off and retry the same request."""
+
+    _action = Action.RETRY
 
 
 class RateLimitError(RetryableError):
@@ -203,17 +208,25 @@ class RateLimitError(RetryableError):
 class RecipientDeferredError(APIError):
     """Raised when this recipient must wait (pair rate limit, per-user cap); others go on."""
 
+    _action = Action.RETRY_RECIPIENT_LATER
+
 
 class PermanentRecipientError(APIError):
     """Raised when this recipient can never receive the message: record it and move on."""
+
+    _action = Action.NEVER_RETRY
 
 
 class InvalidRequestError(APIError):
     """Raised when the request itself is wrong; sending it again unchanged cannot succeed."""
 
+    _action = Action.FIX_REQUEST
+
 
 class CampaignStopError(APIError):
     """Raised when no further message can succeed until a person acts on the account."""
+
+    _action = Action.STOP_CAMPAIGN
 
 
 class AuthenticationError(CampaignStopError):

@@ -297,8 +297,10 @@ def parse_error_body(content: bytes) -> ErrorBody:
     Returns:
         The code (if any), a title, the details and the parsed body.
     """
+    if not content.strip():
+        return ErrorBody(title="(empty body)")
     try:
-        raw = orjson.loads(content) if content else None
+        raw = orjson.loads(content)
     except orjson.JSONDecodeError:
         return ErrorBody(title=content[:500].decode("utf-8", "replace") or "(empty body)")
     if not isinstance(raw, dict):

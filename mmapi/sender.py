@@ -18,12 +18,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
 
-from .client import MMClient
+from .client import Endpoint, MMClient
 from .errors import (
     APIError,
     CampaignStopError,
@@ -64,25 +63,36 @@ class OutcomeState(StrEnum):
     """Not sent yet for a reason that passes (pair limit, retries spent): send in a later run."""
     NOT_SENT = "not_sent"
     """The batch stopped (campaign-stopping error) before this message was sent."""
+    SKIPPED = "skipped"
+    """The claim was refused: another worker or an earlier run owns this message."""
 
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    """One message to send.
+    """One message to send, as the exact bytes of its request body.
+
+    Holding bytes rather than models keeps a chunk of thousands of messages cheap in memory
+    and takes validation off the send path: requests are validated when built (`of`).
 
     Attributes:
         key: The caller's stable message key (the ledger's primary key).
-        request: The request body; its type picks the endpoint (MM or Cloud).
+        endpoint: `marketing_messages` (MM API) or `messages` (Cloud API).
+        body: The JSON request body.
     """
 
     key: str
-    request: MarketingMessageRequest | CloudMessageRequest
+    endpoint: Endpoint
+    body: bytes
 
-    @property
-    def endpoint(self) -> Literal["marketing_messages", "messages"]:
-        if isinstance(self.request, MarketingMessageRequest):
-            return "marketing_messages"
-        return "messages"
+    @classmethod
+    def of(
+        cls, key: str, request: MarketingMessageRequest | CloudMessageRequest
+    ) -> OutgoingMessage:
+        """Validate-once constructor: the request model picks the endpoint."""
+        endpoint: Endpoint = (
+            "marketing_messages" if isinstance(request, MarketingMessageRequest) else "messages"
+        )
+        return cls(key=key, endpoint=endpoint, body=request.to_json())
 
 
 @dataclass(slots=True)
@@ -131,7 +141,9 @@ class BatchSender:
         pair_delay_seconds: First wait of a pair-limited recipient; then 4x longer each time
             (4, 16, 64 s by default, as the API asks).
         backoff_base: First step of the exponential backoff for retryable errors.
-        on_request: Called just before each request leaves (the ledger marks `in_flight`).
+        claim: Awaited once before a message's first request; the message is sent only if it
+            returns True (the ledger commits `in_flight` there; False means another worker
+            owns the message, which then ends `skipped`).
         on_outcome: Called once per message with its final outcome.
 
     Example:
@@ -149,7 +161,7 @@ class BatchSender:
         max_deferrals: int = DEFAULT_MAX_DEFERRALS,
         pair_delay_seconds: float = PAIR_RATE_BASE_DELAY_SECONDS,
         backoff_base: float = DEFAULT_BACKOFF_BASE_SECONDS,
-        on_request: Callable[[OutgoingMessage], None] | None = None,
+        claim: Callable[[OutgoingMessage], Awaitable[bool]] | None = None,
         on_outcome: Callable[[SendOutcome], None] | None = None,
     ):
         self.client = client
@@ -158,7 +170,7 @@ class BatchSender:
         self.max_deferrals = max_deferrals
         self.pair_delay_seconds = pair_delay_seconds
         self.backoff_base = backoff_base
-        self._on_request = on_request
+        self._claim = claim
         self._on_outcome = on_outcome
         self._stop: str | None = None
         self._stopped = asyncio.Event()
@@ -197,6 +209,10 @@ class BatchSender:
         outcome = SendOutcome(key=message.key, state=OutcomeState.NOT_SENT)
         deferrals = 0
         self.retry_budget.record_attempt()
+        if self._stop is not None:
+            return self._finish(outcome, OutcomeState.NOT_SENT)
+        if self._claim is not None and not await self._claim(message):
+            return self._finish(outcome, OutcomeState.SKIPPED)
         while True:
             if self._stop is not None:
                 return self._finish(outcome, OutcomeState.NOT_SENT)
@@ -244,11 +260,7 @@ class BatchSender:
             await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
 
     async def _request(self, message: OutgoingMessage) -> SendResponse:
-        if self._on_request is not None:
-            self._on_request(message)
-        if isinstance(message.request, MarketingMessageRequest):
-            return await self.client.send_marketing_message(message.request)
-        return await self.client.send_message(message.request)
+        return await self.client.send_body(message.endpoint, message.body)
 
     @staticmethod
     def _finish(

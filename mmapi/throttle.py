@@ -7,8 +7,10 @@ Prefect's rate limits need a server round trip per call, far too slow at 1,000 m
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -57,8 +59,8 @@ class Throttle:
         burst_fraction: float = DEFAULT_BURST_FRACTION,
         clock: Callable[[], float] = time.monotonic,
     ):
-        if rate <= 0:
-            raise ValueError(f"rate must be positive (got {rate})")
+        if not 0 < rate < math.inf:  # also rejects NaN
+            raise ValueError(f"rate must be positive and finite (got {rate})")
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1 (got {max_in_flight})")
         self.ceiling = float(rate)
@@ -70,6 +72,8 @@ class Throttle:
         self._last_decrease = float("-inf")
         self._next_slot = clock()
         self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._pacer: asyncio.Task[None] | None = None
         self.rate_limited_count = 0
 
     @property
@@ -103,12 +107,39 @@ class Throttle:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Wait for a free in-flight place and a rate slot; hold the place while inside."""
-        async with self._in_flight:
+        """Wait for a rate slot and a free in-flight place; hold the place while inside."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        if self._pacer is None or self._pacer.done():
+            self._pacer = asyncio.create_task(self._pace())
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._in_flight.release()  # the pacer had handed us a place
+            raise
+        try:
+            yield
+        finally:
+            self._in_flight.release()
+
+    async def _pace(self) -> None:
+        # One pacer hands out places in order. It takes the in-flight place first, so waiting
+        # for the rate never holds a place (the limit counts requests on the wire only), and
+        # reserves each rate slot at release time, so if the event loop lags, late slots are
+        # not made up in a burst (at most `burst` at once).
+        while self._waiters:
+            await self._in_flight.acquire()
             delay = self.reserve()
             if delay > 0:
                 await asyncio.sleep(delay)
-            yield
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    break
+            else:
+                self._in_flight.release()
 
 
 def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:
@@ -147,7 +178,8 @@ class RetryBudget:
 
     def try_spend(self) -> bool:
         """Take one retry from the budget; False when it is spent."""
-        if self.retries < self.minimum + self.ratio * self.attempts:
+        # Whole retries only (1.1 allows one); the epsilon absorbs float error like 0.29 * 100.
+        if self.retries + 1 <= self.minimum + self.ratio * self.attempts + 1e-9:
             self.retries += 1
             return True
         return False

@@ -12,7 +12,7 @@ import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 __all__ = [
     "AccountUpdateValue",
@@ -41,7 +41,10 @@ def _unix_seconds(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("must be Unix seconds, not a boolean")
     if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        return datetime.fromtimestamp(int(value), tz=UTC)
+        try:
+            return datetime.fromtimestamp(int(value), tz=UTC)
+        except (OverflowError, OSError) as exc:
+            raise ValueError(f"Unix seconds out of range (got {value!r})") from exc
     raise ValueError(f"must be Unix seconds as digits (got {value!r})")
 
 
@@ -144,6 +147,16 @@ class Change(BaseModel):
     field: str
     value: dict[str, Any]
 
+    @field_validator("value")
+    @classmethod
+    def _value_matches_field(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        # Validate the known kinds up front, so an error names entry.N.changes.N.value.<field>;
+        # the raw dict is kept as it came.
+        model = _VALUE_MODELS.get(info.data.get("field", ""))
+        if model is not None:
+            model.model_validate(value)
+        return value
+
     def messages(self) -> MessagesValue:
         """The value read as a `messages` / `user_preferences` change."""
         return MessagesValue.model_validate(self.value)
@@ -151,6 +164,13 @@ class Change(BaseModel):
     def account_update(self) -> AccountUpdateValue:
         """The value read as an `account_update` change."""
         return AccountUpdateValue.model_validate(self.value)
+
+
+_VALUE_MODELS: dict[str, type[BaseModel]] = {
+    "messages": MessagesValue,
+    "user_preferences": MessagesValue,
+    "account_update": AccountUpdateValue,
+}
 
 
 class Entry(BaseModel):

@@ -67,7 +67,7 @@ def _messages(count: int, cloud_every: int = 0) -> list[OutgoingMessage]:
         fields = {"to": f"49151000{i:05d}", "template": {"name": "t", "language": {"code": "en"}}}
         cloud = cloud_every and i % cloud_every == 0
         request = CloudMessageRequest(**fields) if cloud else MarketingMessageRequest(**fields)
-        messages.append(OutgoingMessage(key=f"k{i}", request=request))
+        messages.append(OutgoingMessage.of(f"k{i}", request))
     return messages
 
 
@@ -91,9 +91,9 @@ async def test_all_accepted_each_message_once():
     assert set(script.requests.values()) == {1}
     assert script.paths["4915100000000"] == "/messages"
     assert script.paths["4915100000001"] == "/marketing_messages"
+    by_key = {o.key: o for o in outcomes}
     assert all(
-        o.wamid == f"wamid.{m.request.to}"
-        for o, m in zip(sorted(outcomes, key=lambda o: int(o.key[1:])), _messages(50), strict=True)
+        by_key[m.key].wamid == f"wamid.{orjson.loads(m.body)['to']}" for m in _messages(50)
     )
 
 
@@ -167,16 +167,21 @@ async def test_retry_budget_caps_retries_in_an_error_storm():
     assert all(o.state is OutcomeState.DEFERRED for o in outcomes)
 
 
-async def test_on_request_runs_before_every_request():
+async def test_claim_runs_once_before_first_request_and_can_refuse():
     script = Script({"4915100000000": ["500", "ok"]})
-    requested: defaultdict[str, int] = defaultdict(int)
+    claimed: defaultdict[str, int] = defaultdict(int)
 
-    def on_request(message: OutgoingMessage) -> None:
-        requested[message.key] += 1
+    async def claim(message: OutgoingMessage) -> bool:
+        claimed[message.key] += 1
+        return message.key != "k2"
 
-    sender, _ = _sender(script, on_request=on_request)
+    sender, outcomes = _sender(script, claim=claim)
     await sender.send(_messages(3))
-    assert requested == {"k0": 2, "k1": 1, "k2": 1}
+    assert claimed == {"k0": 1, "k1": 1, "k2": 1}
+    assert script.requests["4915100000000"] == 2
+    assert script.requests["4915100000002"] == 0
+    skipped = next(o for o in outcomes if o.key == "k2")
+    assert skipped.state is OutcomeState.SKIPPED
 
 
 @pytest.mark.parametrize("count", [0, 1])

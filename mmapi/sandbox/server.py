@@ -1,0 +1,260 @@
+"""Running the sandbox: `serve` in this process, or `SandboxServer` in a child process.
+
+Both run uvicorn with a protocol that lets the app drop a connection without answering
+(`p_accept_then_drop`): uvicorn's own protocol answers 500 when an app returns without a
+response, which a client would read as an answer.
+
+Run from a shell: `python -m mmapi.sandbox --port 8360` (add `--config file.json`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .app import ABORT_EXTENSION, create_app
+from .config import SandboxConfig
+
+__all__ = ["SandboxServer", "serve"]
+
+_READY_PREFIX = "SANDBOX_LISTENING "
+
+
+class _AbortableProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, plus a scope extension that aborts the connection."""
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        transport = self.transport
+        if cycle is None:
+            return
+
+        def abort() -> None:
+            # Marked first, so uvicorn neither answers 500 nor writes to the dead socket.
+            cycle.disconnected = True
+            transport.abort()
+
+        cycle.scope.setdefault("extensions", {})[ABORT_EXTENSION] = abort
+
+
+def _uvicorn_config(config: SandboxConfig, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(config),
+        host=host,
+        port=port,
+        http=_AbortableProtocol,
+        loop="auto",
+        lifespan="on",
+        access_log=False,
+        # No proxy sits in front of the sandbox; the middleware costs on every request.
+        proxy_headers=False,
+        log_level="warning",
+        backlog=4096,
+        timeout_graceful_shutdown=2,
+    )
+
+
+def serve(config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 8360) -> None:
+    """Run the sandbox until interrupted (blocking).
+
+    Args:
+        config: What to simulate; the defaults when None.
+        host: Address to bind.
+        port: Port to bind.
+    """
+    uvicorn.Server(_uvicorn_config(config or SandboxConfig(), host, port)).run()
+
+
+def _config_json(config: SandboxConfig) -> str:
+    # Secrets unwrapped only here, to cross into the child over a pipe (never argv or env).
+    data = config.model_dump(mode="json")
+    data["api_key"] = config.api_key.get_secret_value()
+    if config.webhook_secret is not None:
+        data["webhook_secret"] = config.webhook_secret.get_secret_value()
+    return json.dumps(data)
+
+
+class SandboxServer:
+    """The sandbox in a separate process on a free loopback port, for tests and demos.
+
+    Attributes:
+        config: What the sandbox simulates.
+        host: The loopback address it binds.
+        url: `http://host:port`, once started.
+
+    Example:
+        >>> with SandboxServer(SandboxConfig(p_500=0.1)) as server:  # doctest: +SKIP
+        ...     httpx.get(f"{server.url}/sandbox/health").json()["status"]
+        'ok'
+    """
+
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        startup_timeout: float = 20.0,
+    ) -> None:
+        self.config = config or SandboxConfig()
+        self.host = host
+        self.startup_timeout = startup_timeout
+        self.url = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def api_key(self) -> str:
+        """The key the sandbox accepts, for a client's `D360-API-KEY`."""
+        return self.config.api_key.get_secret_value()
+
+    def start(self) -> SandboxServer:
+        """Start the child process and wait until `/sandbox/health` answers."""
+        # -c rather than -m: the package imports this module, which -m would then run twice.
+        command = [sys.executable, "-c", "from mmapi.sandbox.server import main; main()"]
+        command += ["--host", self.host]
+        command += ["--port", "0", "--config-stdin", "--announce"]
+        # The child must import this very package, wherever the parent found it.
+        env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        if self._process.stdin is not None:
+            self._process.stdin.write(_config_json(self.config))
+            self._process.stdin.close()
+        port = self._read_port()
+        self.url = f"http://{self.host}:{port}"
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            try:
+                if httpx.get(f"{self.url}/sandbox/health", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or self._process.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"sandbox did not become healthy at {self.url}")
+            time.sleep(0.05)
+
+    def _read_port(self) -> int:
+        process = self._process
+        if process is None or process.stdout is None:
+            raise RuntimeError("sandbox process is not running")
+        stdout = process.stdout
+        found: list[str] = []
+        reader = threading.Thread(target=lambda: found.append(stdout.readline()))
+        reader.daemon = True
+        reader.start()
+        reader.join(self.startup_timeout)
+        line = found[0] if found else ""
+        if not line.startswith(_READY_PREFIX):
+            self.stop()
+            raise RuntimeError(f"sandbox process did not start (said {line!r})")
+        return int(line[len(_READY_PREFIX) :])
+
+    def stop(self) -> None:
+        """Stop the child process (SIGTERM, then SIGKILL after 10 s)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> SandboxServer:
+        # Started in a thread: a webhook receiver may run on the caller's event loop.
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # Small sync helpers for tests and demos (from async code, call them with to_thread or
+    # use an httpx.AsyncClient on `url`, so a receiver on the same loop is not blocked).
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = httpx.request(method, f"{self.url}{path}", timeout=120.0, **kwargs)
+        answer.raise_for_status()
+        return answer.json()
+
+    def flush(self) -> dict[str, Any]:
+        """`POST /sandbox/flush`: deliver every scheduled webhook now."""
+        return self._call("POST", "/sandbox/flush")
+
+    def stats(self) -> dict[str, Any]:
+        """`GET /sandbox/stats`."""
+        return self._call("GET", "/sandbox/stats")
+
+    def ground_truth(self) -> dict[str, Any]:
+        """`GET /sandbox/ground_truth`."""
+        return self._call("GET", "/sandbox/ground_truth")
+
+    def update_config(self, **changes: Any) -> dict[str, Any]:
+        """`POST /sandbox/config` with runtime fields (faults, latency, limits, routing)."""
+        return self._call("POST", "/sandbox/config", json=changes)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: run the sandbox in the foreground."""
+    parser = argparse.ArgumentParser(description="Local sandbox of 360dialog's MM API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8360)
+    parser.add_argument("--config", type=Path, help="JSON file of SandboxConfig fields")
+    parser.add_argument("--config-stdin", action="store_true", help="read the config JSON")
+    parser.add_argument("--announce", action="store_true", help="print the bound port")
+    args = parser.parse_args(argv)
+    if args.config_stdin:
+        config = SandboxConfig.model_validate_json(sys.stdin.read())
+    elif args.config is not None:
+        config = SandboxConfig.model_validate_json(args.config.read_text())
+    else:
+        config = SandboxConfig()
+    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    if args.announce:
+        print(f"{_READY_PREFIX}{sock.getsockname()[1]}", flush=True)
+        # From here stdout goes to stderr: nobody reads the pipe, and it must never fill.
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    server = uvicorn.Server(_uvicorn_config(config, args.host, sock.getsockname()[1]))
+    server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""The send ledger on SQLite and on the Postgres server of this machine."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pytest
+import sqlalchemy
+
+from mmapi.ledger import Ledger, LedgerState, StatusSighting
+from mmapi.schemas import SENDS_SCHEMA
+from mmapi.sender import OutcomeState, SendOutcome
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _plan(campaign_id: str, count: int) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "message_key": f"{campaign_id}-{i:05d}",
+                "campaign_id": campaign_id,
+                "recipient": f"4915100{i:06d}",
+                "country": "DE",
+                "arm": "mm" if i % 10 else "cloud",
+                "template_name": "spring_sale",
+                "language": "en",
+            }
+            for i in range(count)
+        ]
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger(request: pytest.FixtureRequest, tmp_path) -> Iterator[Ledger]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    else:
+        # Each test gets its own database, so parallel runs and leftovers don't interfere.
+        name = f"ledger_{uuid.uuid4().hex[:12]}"
+        admin = sqlalchemy.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:  # fails loudly when Postgres is missing
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    ledger = Ledger(url)
+    yield ledger
+    ledger.dispose()
+    if request.param == "postgres":
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def _outcome(key: str, state: OutcomeState, **fields) -> SendOutcome:
+    return SendOutcome(key=key, state=state, attempts=1, finished_at=time.time(), **fields)
+
+
+def test_plan_is_idempotent_and_chunked(ledger: Ledger):
+    assert ledger.plan(_plan("c1", 25), chunk_size=10, ttl_seconds=86400) == 25
+    assert ledger.plan(_plan("c1", 25), chunk_size=10, ttl_seconds=86400) == 0
+    assert ledger.counts("c1") == {LedgerState.PLANNED: 25}
+    assert ledger.planned_keys("c1", 2) == [f"c1-{i:05d}" for i in range(20, 25)]
+
+
+def test_mark_in_flight_moves_only_planned(ledger: Ledger):
+    ledger.plan(_plan("c1", 5), chunk_size=10, ttl_seconds=None)
+    assert ledger.mark_in_flight(["c1-00000", "c1-00001"]) == {"c1-00000", "c1-00001"}
+    assert ledger.mark_in_flight(["c1-00000", "c1-00002"]) == {"c1-00002"}
+    assert ledger.counts("c1") == {LedgerState.PLANNED: 2, LedgerState.IN_FLIGHT: 3}
+
+
+def test_concurrent_claims_never_give_a_message_twice(ledger: Ledger):
+    ledger.plan(_plan("c1", 400), chunk_size=1000, ttl_seconds=None)
+    keys = [f"c1-{i:05d}" for i in range(400)]
+    won: list[set[str]] = [set(), set(), set()]
+
+    def worker(slot: int) -> None:
+        for start in range(0, len(keys), 20):
+            won[slot] |= ledger.mark_in_flight(keys[start : start + 20])
+
+    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(len(w) for w in won) == 400
+    assert set().union(*won) == set(keys)
+
+
+def test_outcomes_set_final_states_and_deferred_goes_back(ledger: Ledger):
+    ledger.plan(_plan("c1", 4), chunk_size=10, ttl_seconds=None)
+    ledger.mark_in_flight([f"c1-{i:05d}" for i in range(4)])
+    ledger.record_outcomes(
+        [
+            _outcome("c1-00000", OutcomeState.ACCEPTED, wamid="wamid.A", message_status="accepted"),
+            _outcome("c1-00001", OutcomeState.REJECTED, error_code=132000, error_title="count"),
+            _outcome("c1-00002", OutcomeState.DEFERRED, error_code=131056),
+            _outcome("c1-00003", OutcomeState.UNKNOWN, error_title="dropped"),
+        ]
+    )
+    assert ledger.counts("c1") == {
+        LedgerState.ACCEPTED: 1,
+        LedgerState.REJECTED: 1,
+        LedgerState.PLANNED: 1,
+        LedgerState.UNKNOWN: 1,
+    }
+    # An outcome for a row no longer in flight changes nothing.
+    ledger.record_outcomes([_outcome("c1-00000", OutcomeState.REJECTED, error_code=100)])
+    exported = ledger.export("c1")
+    assert exported.schema == SENDS_SCHEMA
+    first = exported.to_pylist()[0]
+    assert (first["state"], first["wamid"], first["attempts"]) == ("accepted", "wamid.A", 1)
+    assert first["sent_at"] is not None
+    assert first["sent_at"].tzinfo is not None
+
+
+def test_chunk_leases_expire_and_are_taken_over(ledger: Ledger):
+    ledger.plan(_plan("c1", 30), chunk_size=10, ttl_seconds=None)
+    assert ledger.claim_chunk("c1", "worker-a", lease_seconds=60) == 0
+    assert ledger.claim_chunk("c1", "worker-b", lease_seconds=0.2) == 1
+    assert ledger.claim_chunk("c1", "worker-b", lease_seconds=60) == 2
+    assert ledger.claim_chunk("c1", "worker-c", lease_seconds=60) is None
+    time.sleep(0.3)
+    # worker-b died holding chunk 1: after its lease, someone else takes it.
+    assert ledger.claim_chunk("c1", "worker-c", lease_seconds=60) == 1
+    ledger.finish_chunk("c1", 0, done=True)
+    ledger.finish_chunk("c1", 2, done=False)
+    assert ledger.claim_chunk("c1", "worker-a", lease_seconds=60) == 2
+
+
+def test_reconcile_unknown_by_status_webhooks(ledger: Ledger):
+    ledger.plan(_plan("c1", 3), chunk_size=10, ttl_seconds=None)
+    keys = [f"c1-{i:05d}" for i in range(3)]
+    ledger.mark_in_flight(keys)
+    assert ledger.in_flight_to_unknown("c1") == 3
+    sent_at = time.time()
+    sightings = [
+        StatusSighting(recipient="4915100000000", wamid="wamid.seen", ts=sent_at + 5),
+        # A status from long before this send belongs to another message.
+        StatusSighting(recipient="4915100000001", wamid="wamid.old", ts=sent_at - 86_400),
+    ]
+    too_early = ledger.reconcile_unknown(
+        "c1", sightings, landed_until=sent_at + 10, grace_seconds=600
+    )
+    assert too_early == {"accepted": 1, "replanned": 0, "still_unknown": 2}
+    later = ledger.reconcile_unknown("c1", [], landed_until=sent_at + 3600, grace_seconds=600)
+    assert later == {"accepted": 0, "replanned": 2, "still_unknown": 0}
+    rows = {row["message_key"]: row for row in ledger.export("c1").to_pylist()}
+    assert rows["c1-00000"]["state"] == "accepted"
+    assert rows["c1-00000"]["wamid"] == "wamid.seen"
+    assert rows["c1-00001"]["state"] == rows["c1-00002"]["state"] == "planned"
+
+
+def test_repr_hides_the_database_password():
+    # Trust auth accepts any password, so a real connection carries one here.
+    ledger = Ledger("postgresql+psycopg://postgres:Sup3rSecretPw@127.0.0.1:5432/test")
+    try:
+        assert "Sup3rSecretPw" not in repr(ledger)
+        assert "***" in repr(ledger)
+    finally:
+        ledger.dispose()
