@@ -89,8 +89,8 @@ async def test_key_absent_when_talking_to_the_sandbox(caplog: pytest.LogCaptureF
             summary = await BatchSender(client).send(_messages(20))
         wrong = ClientConfig(api_key=KNOWN_KEY + "-wrong", base_url=sandbox.url)
         async with MMClient(wrong) as client:
+            message = _messages(1)[0]
             with pytest.raises(MMAPIError) as caught:
-                message = _messages(1)[0]
                 await client.send_body(message.endpoint, message.body)
     assert summary.accepted == 20
     texts = [caplog.text, *_texts_of(caught.value), repr(summary)]

@@ -92,9 +92,7 @@ async def test_all_accepted_each_message_once():
     assert script.paths["4915100000000"] == "/messages"
     assert script.paths["4915100000001"] == "/marketing_messages"
     by_key = {o.key: o for o in outcomes}
-    assert all(
-        by_key[m.key].wamid == f"wamid.{orjson.loads(m.body)['to']}" for m in _messages(50)
-    )
+    assert all(by_key[m.key].wamid == f"wamid.{orjson.loads(m.body)['to']}" for m in _messages(50))
 
 
 async def test_transient_errors_are_retried_until_accepted():
