@@ -165,8 +165,12 @@ def run_demo(out: Path, recipients: int) -> None:
         httpx.post(f"{sandbox.url}/sandbox/flush", timeout=120).raise_for_status()
         played = time.monotonic() - started
         console.print(f"sandbox played out a week of webhooks in {played:.1f} s")
-    to_by_key = {m.key: m.request.to for m in messages}
-    arm_by_wamid = {o.wamid: arms[to_by_key[o.key]] for o in outcomes if o.wamid}
+    arm_by_key = {message.key: message.endpoint for message in messages}
+    arm_by_wamid = {
+        o.wamid: "mm" if arm_by_key[o.key] == "marketing_messages" else "cloud"
+        for o in outcomes
+        if o.wamid
+    }
     funnel = _funnel(raw, arm_by_wamid)
     table = Table(title=f"{CAMPAIGN_ID}: funnel by arm (from the webhooks)")
     for column in ("arm", "accepted", "delivered", "read", "failed", "delivery rate", "read rate"):

@@ -1,0 +1,45 @@
+"""The `mmflow` command as a user runs it: the demo, the sandbox's options, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+MMFLOW = [sys.executable, "-m", "mmflow.cli"]
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own command
+        [*MMFLOW, *args], cwd=cwd, capture_output=True, text=True, timeout=240, check=False
+    )
+
+
+def test_demo_runs_clean_and_prints_the_funnel(tmp_path: Path):
+    result = _run("demo", "--recipients", "400", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output
+    assert "ERROR" not in output
+    assert "funnel by arm" in output
+    assert "400 accepted" in output
+    assert list((tmp_path / "out" / "raw").glob("*.ndjson"))
+
+
+def test_sandbox_bad_config_is_one_line_error(tmp_path: Path):
+    config = tmp_path / "sandbox.yaml"
+    config.write_text("p_500: 7\n", encoding="utf-8")
+    result = _run("sandbox", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "p_500" in lines[0]
+    assert str(config) in lines[0]
+
+
+def test_help_lists_the_commands(tmp_path: Path):
+    result = _run("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "sandbox" in result.stdout
+    assert "demo" in result.stdout
