@@ -195,6 +195,8 @@ class CampaignSpec(BaseModel):
         campaign_id: Letters, digits, `_.-`; keys the ledger and the arm hash.
         segment: Where the audience comes from.
         recipient_column: The column holding phone numbers.
+        region_column: A column with each row's ISO country, for numbers written without a
+            country code (blank rows fall back to `default_region`).
         default_region: ISO country for numbers written without a country code.
         template: The template to send.
         parameters: How template parameters are filled from segment columns.
@@ -213,6 +215,7 @@ class CampaignSpec(BaseModel):
     campaign_id: str
     segment: SegmentSource
     recipient_column: str = "phone"
+    region_column: str | None = None
     default_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     template: TemplateRef
     parameters: TemplateParameters = Field(default_factory=TemplateParameters)

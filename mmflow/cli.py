@@ -6,14 +6,20 @@ Exit codes scripts can rely on: 0 done, 1 the work failed, 2 bad usage or input
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
 from pydantic import ValidationError
 
 from mmapi.sandbox import SandboxConfig
+
+if TYPE_CHECKING:  # imported lazily at run time: `mmflow --help` must not load Prefect
+    from prefect.states import State
+
+    from mmapi.campaign import CampaignSpec
 
 app = typer.Typer(
     name="mmflow",
@@ -123,6 +129,205 @@ def demo(
     except OSError as exc:
         raise fail(f"{out}: output folder not writable ({exc.strerror})", EXIT_BAD_INPUT) from None
     run_demo(out=out, recipients=recipients)
+
+
+def _load_spec(spec_path: Path) -> CampaignSpec:
+    from mmapi.campaign import CampaignSpec, SpecError
+
+    try:
+        return CampaignSpec.from_yaml(spec_path)
+    except SpecError as exc:
+        raise fail(str(exc), EXIT_BAD_INPUT) from None
+
+
+@app.command()
+def validate(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="Campaign spec (YAML).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Keep the trial plan and rejects here (else a temp dir).")
+    ] = None,
+) -> None:
+    """Check a campaign spec and its segment query, sending nothing.
+
+    Loads the spec, runs the segment query, and prepares the plan against the template
+    (from the API when D360_API_KEY is set, else from the sandbox's catalogue by name), then
+    prints the planned and rejected counts by reason.
+    """
+    import tempfile
+
+    from mmapi.audience import ExtractError, extract_query, prepare_plan, segment_query
+    from mmapi.campaign import SpecError
+    from mmapi.sandbox import default_templates
+    from mmapi.templates import TemplateInfo
+
+    spec = _load_spec(spec_path)
+    catalogue = {(t.name, t.language): t for t in default_templates()}
+    known = catalogue.get((spec.template.name, spec.template.language))
+    if known is None:
+        raise fail(
+            f"template {spec.template.name!r} ({spec.template.language}) unknown; "
+            "check it against your account with `mmflow send --dry-run`",
+            EXIT_BAD_INPUT,
+        )
+    template = TemplateInfo.model_validate(known.model_dump())
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = out or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            audience = extract_query(
+                segment_query(spec.segment),
+                spec.segment.connection,
+                folder / "audience.parquet",
+                path=spec.segment.path,
+            )
+            result = prepare_plan(spec, audience.path, template, folder)
+        except ExtractError as exc:
+            raise fail(str(exc), EXIT_UNREACHABLE) from None
+        except SpecError as exc:
+            raise fail(str(exc), EXIT_BAD_INPUT) from None
+    typer.echo(
+        f"{spec_path}: valid. {result.rows:,} rows, {result.planned:,} would be sent "
+        f"(arms {result.arms}), {result.rejected:,} rejected {result.rejected_by_reason}"
+    )
+
+
+@app.command()
+def send(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="Campaign spec (YAML).")],
+    out: Annotated[Path, typer.Option(help="Outputs go to OUT/<campaign_id>/.")] = Path(
+        "campaigns"
+    ),
+    base_url: Annotated[
+        str | None,
+        typer.Option(envvar="D360_BASE_URL", help="API host (default 360dialog's)."),
+    ] = None,
+    api_key_block: Annotated[
+        str | None, typer.Option(help="Prefect Secret block with the key (else D360_API_KEY).")
+    ] = None,
+    events: Annotated[
+        Path | None, typer.Option(help="Landed events: suppression and reconciliation.")
+    ] = None,
+    ledger_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL of the ledger (default SQLite).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Everything except the sends.")] = False,
+    chunk_size: Annotated[int, typer.Option(help="Messages per task run.", min=1)] = 5000,
+) -> None:
+    """Send a campaign: extract, prepare, and send through the MM and Cloud APIs.
+
+    Safe to run again after any crash: it resumes, and never sends a message twice. Runs on
+    the Prefect server at PREFECT_API_URL, or on a local one under .prefect/ started for it.
+    """
+    import asyncio
+    import os
+
+    spec = _load_spec(spec_path)
+    if not (api_key_block or os.environ.get("D360_API_KEY", "").strip()):
+        raise fail("no API key: set D360_API_KEY or pass --api-key-block NAME", EXIT_BAD_INPUT)
+    try:
+        (out / spec.campaign_id).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"{out}: output folder not writable ({exc.strerror})", EXIT_BAD_INPUT) from None
+    _preflight(spec, base_url)
+    with _prefect_server():
+        from flows.send_campaign import send_campaign
+
+        from .progress import LedgerProgress
+
+        ledger = ledger_url or f"sqlite:///{(out / spec.campaign_id / 'ledger.sqlite').resolve()}"
+        with LedgerProgress(ledger, spec.campaign_id, enabled=not dry_run):
+            state = asyncio.run(
+                send_campaign(
+                    str(spec_path),
+                    out_dir=str(out),
+                    base_url=base_url,
+                    api_key_block=api_key_block,
+                    ledger_url=ledger_url,
+                    events_dir=str(events) if events else None,
+                    chunk_size=chunk_size,
+                    dry_run=dry_run or None,
+                    return_state=True,
+                )
+            )
+    _finish(state)
+
+
+def _prefect_server() -> AbstractContextManager[object]:
+    """The user's Prefect server when PREFECT_API_URL is set, else the project's local one."""
+    import contextlib
+    import os
+
+    from .prefect_server import LocalPrefectServer
+
+    if os.environ.get("PREFECT_API_URL"):
+        return contextlib.nullcontext()
+    return LocalPrefectServer(Path(".prefect"))
+
+
+def _preflight(spec: CampaignSpec, base_url: str | None) -> None:
+    """Catch the usual mistakes before the flow starts, each as one line.
+
+    An unreachable warehouse or API found inside the flow would end as a failed run with a
+    traceback in its logs; found here, it is one line and nothing has started.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from mmapi.audience import connection_kind, mask_url
+    from mmapi.settings import DEFAULT_BASE_URL
+
+    segment = spec.segment
+    if segment.path:
+        if "://" not in segment.path and not Path(segment.path).exists():
+            raise fail(f"segment file {segment.path} not found", EXIT_BAD_INPUT)
+    elif connection_kind(segment.connection) == "duckdb":
+        if not Path(segment.connection).exists():
+            raise fail(f"warehouse {segment.connection} not found", EXIT_UNREACHABLE)
+    elif connection_kind(segment.connection) == "sqlalchemy":
+        engine = create_engine(segment.connection)
+        try:
+            with engine.connect():
+                pass
+        except SQLAlchemyError as exc:
+            reason = type(exc.orig or exc).__name__
+            raise fail(
+                f"warehouse {mask_url(segment.connection)} unreachable ({reason})",
+                EXIT_UNREACHABLE,
+            ) from None
+        finally:
+            engine.dispose()
+    url = urlsplit(base_url or DEFAULT_BASE_URL)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=5).close()
+    except OSError as exc:
+        raise fail(
+            f"API {url.scheme}://{url.netloc} unreachable ({exc})", EXIT_UNREACHABLE
+        ) from None
+
+
+def _finish(state: State) -> None:
+    """Print a finished flow run's result or its one-line error, and exit accordingly."""
+    from mmapi.audience import WarehouseUnreachableError
+    from mmapi.campaign import SpecError
+    from mmapi.errors import TransportError
+    from tasks.send import ConfigurationError
+
+    if state.is_completed():
+        typer.echo(state.result())
+        return
+    try:
+        state.result()
+    except (TransportError, WarehouseUnreachableError) as exc:
+        raise fail(str(exc).splitlines()[0], EXIT_UNREACHABLE) from None
+    except (SpecError, ConfigurationError) as exc:
+        raise fail(str(exc).splitlines()[0], EXIT_BAD_INPUT) from None
+    except Exception as exc:  # any other failure: its first line, exit 1
+        raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    raise fail(state.message or "the flow run failed")
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from mmapi import (
     SendOutcome,
     WebhookPayload,
 )
+from mmapi.audience import arm_of
 from mmapi.sandbox import SandboxConfig, SandboxServer
 
 CAMPAIGN_ID = "demo-spring-sale"
@@ -43,12 +44,6 @@ SANDBOX_LATENCY_MS = 20.0
 TIME_COMPRESSION = 86_400.0
 # National prefixes of mobile ranges, so the numbers look like a real multi-country audience.
 MOBILE_PREFIXES = ("49151", "49160", "5511", "5521", "91987", "91998", "34612", "44745")
-
-
-def arm_of(campaign_id: str, recipient: str, mm_share: float = MM_SHARE) -> str:
-    """Assign an arm from a hash of campaign and recipient: stable, independent of row order."""
-    digest = hashlib.sha256(f"{campaign_id}:{recipient}".encode()).digest()
-    return "mm" if int.from_bytes(digest[:8], "big") / 2**64 < mm_share else "cloud"
 
 
 def _audience(size: int) -> list[str]:
@@ -145,7 +140,7 @@ def run_demo(out: Path, recipients: int) -> None:
         time_compression=TIME_COMPRESSION,
     )
     audience = _audience(recipients)
-    arms = {recipient: arm_of(CAMPAIGN_ID, recipient) for recipient in audience}
+    arms = {recipient: arm_of(CAMPAIGN_ID, recipient, MM_SHARE) for recipient in audience}
     messages = [_message(recipient, arm) for recipient, arm in arms.items()]
     console.print(
         f"campaign {CAMPAIGN_ID}: {len(messages):,} recipients, "

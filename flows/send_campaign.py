@@ -1,0 +1,201 @@
+"""send_campaign: warehouse segment → clean audience → MM / Cloud arms → resumable batch send.
+
+Steps: read the spec; check the template and its TTL; extract the segment to
+`audience.parquet`; prepare `plan.parquet` (E.164, dedupe, suppression, arms, template
+parameters) and `rejects.parquet`; plan the ledger; reconcile what a crashed run left
+unknown; send chunk by chunk (thousands of messages per task run, two chunks at a time so
+the rate holds across chunk boundaries); export `sends.parquet`.
+
+Re-running the same spec resumes: accepted and rejected messages are skipped, unknown ones
+are reconciled first, nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow.parquet as pq
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
+from prefect.states import Failed
+
+from mmapi.audience import mask_url
+from mmapi.campaign import CampaignSpec
+from mmapi.chunks import ChunkResult
+from mmapi.client import ClientConfig, MMClient
+from mmapi.ledger import Ledger
+from mmapi.settings import DEFAULT_BASE_URL
+from mmapi.throttle import RetryBudget
+from tasks.extract import extract_segment
+from tasks.prepare import prepare_plan
+from tasks.send import (
+    check_template,
+    export_sends,
+    plan_ledger,
+    reconcile_unknown,
+    resolve_api_key,
+    send_chunk,
+)
+
+BASE_URL_ENV = "D360_BASE_URL"
+DEFAULT_CHUNK_SIZE = 5000
+CONCURRENT_CHUNKS = 2
+# A dead worker's chunk is taken over after this long without it finishing.
+MIN_LEASE_SECONDS = 300.0
+
+
+@flow(name="send_campaign", log_prints=False)
+async def send_campaign(
+    spec_path: str,
+    out_dir: str = "campaigns",
+    base_url: str | None = None,
+    api_key_block: str | None = None,
+    ledger_url: str | None = None,
+    events_dir: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    unknown_grace_seconds: float = 3600.0,
+    ad_sync_wait_seconds: float = 600.0,
+    dry_run: bool | None = None,
+) -> dict[str, Any]:
+    """Send a campaign described by a spec file; safe to re-run after any crash.
+
+    Args:
+        spec_path: The campaign spec (YAML; see `mmapi.campaign.CampaignSpec`).
+        out_dir: Outputs go to `<out_dir>/<campaign_id>/`.
+        base_url: The API host (default: `D360_BASE_URL`, else 360dialog's).
+        api_key_block: Name of a Prefect Secret block holding the key (else `D360_API_KEY`).
+        ledger_url: SQLAlchemy URL of the ledger (default: SQLite in the campaign folder).
+        events_dir: Landed events, for suppression and for reconciling unknown sends.
+        chunk_size: Messages per task run.
+        unknown_grace_seconds: How long after a send a missing status webhook proves that an
+            `unknown` request never reached the API (then it is sent again).
+        ad_sync_wait_seconds: Wait after changing the template's TTL (Meta's ad sync).
+        dry_run: Override the spec's dry_run (everything but the sends).
+
+    Returns:
+        accepted, rejected by reason, unknown, elapsed seconds, messages/s, and more.
+    """
+    logger = get_run_logger()
+    started = time.monotonic()
+    spec = CampaignSpec.from_yaml(spec_path)
+    if dry_run is not None:
+        spec = spec.model_copy(update={"dry_run": dry_run})
+    out = Path(out_dir) / spec.campaign_id
+    out.mkdir(parents=True, exist_ok=True)
+    events = Path(events_dir) if events_dir else None
+    config = ClientConfig(
+        api_key=resolve_api_key(api_key_block),
+        base_url=base_url or os.environ.get(BASE_URL_ENV, DEFAULT_BASE_URL),
+        messages_per_second=spec.messages_per_second,
+        max_in_flight=spec.max_in_flight,
+    )
+    async with MMClient(config) as client:
+        template, ttl = await check_template(spec, client, ad_sync_wait_seconds)
+        audience = extract_segment(spec, out)
+        prepared = prepare_plan(spec, audience, template, out, events)
+        plan_path = Path(prepared["plan_path"])
+        _record_campaign(out, spec, ttl.model_dump(mode="json"), prepared)
+        if spec.dry_run:
+            logger.info("dry run: %s messages planned, nothing sent", prepared["planned"])
+            return {"campaign_id": spec.campaign_id, "dry_run": True, **prepared}
+        ledger = Ledger(ledger_url or f"sqlite:///{(out / 'ledger.sqlite').resolve()}")
+        try:
+            plan_ledger(spec, plan_path, ledger, chunk_size, ttl.ttl_seconds)
+            reconciled = reconcile_unknown(spec, ledger, events, unknown_grace_seconds)
+            send_started = time.monotonic()
+            results = await _send_chunks(spec, ledger, client, plan_path, chunk_size)
+            send_seconds = time.monotonic() - send_started
+            export_sends(spec, ledger, out)
+            counts = ledger.counts(spec.campaign_id)
+        finally:
+            ledger.dispose()
+    summary = _summary(spec, results, counts, reconciled, send_seconds)
+    summary["elapsed_seconds"] = round(time.monotonic() - started, 2)
+    stopped = [r.stopped_reason for r in results if r.stopped_reason]
+    if stopped:
+        logger.warning("campaign stopped by the API: %s; the rest stays planned", stopped[0])
+        return Failed(message=f"campaign stopped by the API: {stopped[0]}", data=summary)
+    logger.info("campaign %s done: %s", spec.campaign_id, summary)
+    return summary
+
+
+async def _send_chunks(
+    spec: CampaignSpec, ledger: Ledger, client: MMClient, plan_path: Path, chunk_size: int
+) -> list[ChunkResult]:
+    """Claim and send chunks until none is left or the API stops the campaign."""
+    plan = pq.read_table(plan_path, columns=["message_key", "recipient", "arm", "components"])
+    owner = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    lease = max(MIN_LEASE_SECONDS, 3 * chunk_size / spec.messages_per_second)
+    budget = RetryBudget()
+    results: list[ChunkResult] = []
+    total = max(1, ledger.counts(spec.campaign_id).get("planned", 0))
+    progress_id = await acreate_progress_artifact(
+        progress=0.0, description=f"Messages of {spec.campaign_id} with an outcome (%)"
+    )
+    done = 0
+    stop = asyncio.Event()
+
+    async def worker() -> None:
+        nonlocal done
+        while not stop.is_set():
+            chunk = await asyncio.to_thread(ledger.claim_chunk, spec.campaign_id, owner, lease)
+            if chunk is None:
+                return
+            result = await send_chunk(spec, ledger, client, chunk, plan, budget)
+            results.append(result)
+            done += sum(v for k, v in result.counts.items() if k != "skipped")
+            await aupdate_progress_artifact(progress_id, min(100.0, 100.0 * done / total))
+            if result.stopped_reason:
+                stop.set()
+
+    await asyncio.gather(*(worker() for _ in range(CONCURRENT_CHUNKS)))
+    return results
+
+
+def _record_campaign(out: Path, spec: CampaignSpec, ttl: dict[str, Any], prepared: dict) -> None:
+    """campaign.json: the spec, the TTL in force and the prepare counts, for analysts."""
+    spec_record = spec.model_dump(mode="json")
+    # A SQLAlchemy URL may hold the warehouse password: the record keeps it masked.
+    spec_record["segment"]["connection"] = mask_url(spec.segment.connection)
+    record = {"spec": spec_record, "ttl": ttl, "prepare": prepared}
+    temporary = out / "campaign.json.tmp"
+    temporary.write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2, default=str))
+    temporary.replace(out / "campaign.json")
+
+
+def _summary(
+    spec: CampaignSpec,
+    results: list[ChunkResult],
+    counts: dict[str, int],
+    reconciled: dict[str, int],
+    send_seconds: float,
+) -> dict[str, Any]:
+    errors: dict[str, int] = {}
+    for result in results:
+        for code, count in result.errors.items():
+            errors[code] = errors.get(code, 0) + count
+    accepted_now = sum(r.counts.get("accepted", 0) for r in results)
+    return {
+        "campaign_id": spec.campaign_id,
+        "ledger": counts,
+        "accepted": counts.get("accepted", 0),
+        "rejected": counts.get("rejected", 0),
+        "unknown": counts.get("unknown", 0),
+        "planned_left": counts.get("planned", 0),
+        "errors_by_code": errors,
+        "reconciled": reconciled,
+        "task_runs": len(results),
+        "retries": sum(r.retries for r in results),
+        "send_seconds": round(send_seconds, 2),
+        "messages_per_second": round(accepted_now / send_seconds, 1) if send_seconds else 0.0,
+    }
+
+
+if __name__ == "__main__":
+    asyncio.run(send_campaign("campaigns/spring_sale.yaml", out_dir="demo_output/campaigns"))

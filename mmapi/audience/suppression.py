@@ -1,0 +1,169 @@
+"""Who must not get the campaign: landed opt-outs and failures, and the user's own list.
+
+Sources, in the order a recipient's reason is chosen when several apply:
+
+| reason | source |
+|---|---|
+| `suppressed_stop` | latest landed preference per wa_id is `stop` (`events/preferences`) |
+| `suppressed_131050` | an earlier send failed with 131050 (`events/statuses`) |
+| `suppressed_list` | a CSV/Parquet file or a query result: column `recipient`, or the only column |
+| `suppressed_131049` | (optional) hit the per-user marketing limit in the last N hours |
+
+List entries are normalised like the segment (default region), so people can write them any
+way; entries that are not numbers are counted, not fatal. A named events folder or list that
+does not exist is an error: a typo must not silently switch suppression off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..campaign import SpecError, SuppressionSpec
+from ..sql import load_sql
+from .phones import normalize_phones
+
+__all__ = ["SUPPRESSION_REASONS", "SuppressionList"]
+
+SUPPRESSION_REASONS = (
+    "suppressed_stop",
+    "suppressed_131050",
+    "suppressed_list",
+    "suppressed_131049",
+)
+_STOPPED_MARKETING = 131050
+_USER_LIMIT = 131049
+
+
+def _event_files(events_dir: Path, kind: str) -> list[str]:
+    return [str(path) for path in sorted((events_dir / kind).rglob("*.parquet"))]
+
+
+def _query(sql_name: str, params: dict[str, object]) -> pa.Array:
+    with duckdb.connect() as connection:
+        table = connection.sql(load_sql(sql_name), params=params).to_arrow_table()
+    recipients = table.column("recipient").combine_chunks()
+    return pc.filter(recipients, pc.greater(pc.utf8_length(recipients), 0))
+
+
+def _list_values(path: Path) -> pa.Array:
+    if not path.is_file():
+        raise SpecError(f"suppression list {path} not found")
+    if path.name.lower().endswith((".csv", ".csv.gz")):
+        with duckdb.connect() as connection:
+            table = connection.sql(
+                load_sql("audience/read_csv"), params={"path": str(path)}
+            ).to_arrow_table()
+    else:
+        table = pq.read_table(path)
+    if "recipient" in table.column_names:
+        return table.column("recipient").combine_chunks()
+    if table.num_columns == 1:
+        return table.column(0).combine_chunks()
+    raise SpecError(
+        f"suppression list {path}: give a 'recipient' column or a single column "
+        f"(found {', '.join(table.column_names)})"
+    )
+
+
+@dataclass(frozen=True)
+class SuppressionList:
+    """Suppressed recipients (E.164 digits) with the reason for each.
+
+    Attributes:
+        recipient: Distinct suppressed recipients.
+        reason: The reason of each (see `SUPPRESSION_REASONS`, first one wins).
+        counts: Recipients found per reason, before overlaps are removed.
+        unreadable: List entries that are not valid numbers (ignored).
+
+    Example:
+        >>> empty = SuppressionList.load(SuppressionSpec(), default_region="DE")
+        >>> empty.reasons_for(pa.array(["4915123456789"])).to_pylist()
+        [None]
+    """
+
+    recipient: pa.Array
+    reason: pa.Array
+    counts: dict[str, int] = field(default_factory=dict)
+    unreadable: int = 0
+
+    @classmethod
+    def load(
+        cls,
+        spec: SuppressionSpec,
+        *,
+        default_region: str | None,
+        events_dir: str | Path | None = None,
+        list_paths: list[str | Path] | None = None,
+        now: datetime | None = None,
+    ) -> SuppressionList:
+        """Read every source the spec names.
+
+        Args:
+            spec: The campaign's suppression settings.
+            default_region: Region for national numbers in suppression lists.
+            events_dir: Landed events folder; overrides `spec.events_dir` when given.
+            list_paths: More list files, e.g. the extracted result of `spec.list_query`.
+            now: The time the 131049 window ends (default: now, UTC).
+
+        Raises:
+            SpecError: a named folder or list file does not exist or has no usable column.
+        """
+        parts: list[tuple[str, pa.Array]] = []
+        unreadable = 0
+        folder = events_dir if events_dir is not None else spec.events_dir
+        if folder is not None:
+            folder = Path(folder)
+            if not folder.is_dir():
+                raise SpecError(f"events folder {folder} not found")
+            preferences = _event_files(folder, "preferences")
+            statuses = _event_files(folder, "statuses")
+            if preferences:
+                stopped = _query("audience/stopped_recipients", {"files": preferences})
+                parts.append(("suppressed_stop", stopped))
+            if statuses:
+                params = {"files": statuses, "code": _STOPPED_MARKETING, "since": None}
+                parts.append(("suppressed_131050", _query("audience/failed_recipients", params)))
+            if statuses and spec.user_limit_hours:
+                since = (now or datetime.now(UTC)) - timedelta(hours=spec.user_limit_hours)
+                params = {"files": statuses, "code": _USER_LIMIT, "since": since}
+                parts.append(("suppressed_131049", _query("audience/failed_recipients", params)))
+        paths = [Path(p) for p in ([spec.list_path] if spec.list_path else []) + (list_paths or [])]
+        for path in paths:
+            phones = normalize_phones(_list_values(path), default_region)
+            unreadable += int(pc.sum(phones.recipient.is_null()).as_py() or 0)
+            parts.append(("suppressed_list", pc.drop_null(phones.recipient)))
+        parts.sort(key=lambda part: SUPPRESSION_REASONS.index(part[0]))
+        counts = {reason: 0 for reason in SUPPRESSION_REASONS}
+        for reason, recipients in parts:
+            counts[reason] += len(pc.unique(recipients))
+        if not parts:
+            return cls(pa.array([], pa.string()), pa.array([], pa.string()), counts, unreadable)
+        recipients = pa.concat_arrays([pc.cast(r, pa.string()) for _, r in parts])
+        reasons = pa.concat_arrays(
+            [pa.array([reason] * len(r), pa.string()) for reason, r in parts]
+        )
+        # Keep each recipient's first (highest-priority) reason.
+        table = pa.table({"recipient": recipients, "reason": reasons})
+        first = table.group_by("recipient", use_threads=False).aggregate([("reason", "first")])
+        return cls(
+            first.column("recipient").combine_chunks(),
+            first.column("reason_first").combine_chunks(),
+            counts,
+            unreadable,
+        )
+
+    def __len__(self) -> int:
+        return len(self.recipient)
+
+    def reasons_for(self, recipients: pa.Array) -> pa.Array:
+        """The suppression reason of each recipient, null where not suppressed."""
+        if not len(self.recipient):
+            return pa.nulls(len(recipients), pa.string())
+        return self.reason.take(pc.index_in(recipients, value_set=self.recipient))
