@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/send_client.py
+	$(BIN)/python benchmarks/send_campaign.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 Measures, in one run:
 - the aiohttp-backed client at a 1,000/s cap, 100 ms server latency, 200 in flight (~20 s);
+- the same client with no cap (sandbox unlimited, client at 2,000/s): what it sustains;
 - the same sender on httpx's native connection pool (the baseline);
 - the 80/s default cap: the largest count the sandbox saw in any one-second window.
 
@@ -20,7 +21,14 @@ from collections import Counter
 
 import httpx
 
-from mmapi import BatchSender, ClientConfig, MarketingMessageRequest, MMClient, OutgoingMessage
+from mmapi import (
+    BatchSender,
+    ClientConfig,
+    MarketingMessageRequest,
+    MMClient,
+    OutgoingMessage,
+    Throttle,
+)
 from mmapi.sandbox import SandboxConfig, SandboxServer
 
 API_KEY = "bench-key-not-a-secret-0123456789"
@@ -29,6 +37,8 @@ RATE_CAP = 1000.0
 MAX_IN_FLIGHT = 200
 SECONDS = 20.0
 BASELINE_SECONDS = 10.0
+UNCAPPED_RATE = 2000.0
+UNCAPPED_SECONDS = 10.0
 DEFAULT_CAP = 80.0
 DEFAULT_CAP_SECONDS = 10.0
 
@@ -74,11 +84,11 @@ async def _measure(
     offset: int,
 ) -> dict[str, object]:
     """Send for `seconds` and count the messages accepted in that time."""
-    config = ClientConfig(
-        api_key=API_KEY, base_url=url, messages_per_second=rate, max_in_flight=MAX_IN_FLIGHT
-    )
+    config = ClientConfig(api_key=API_KEY, base_url=url, max_in_flight=MAX_IN_FLIGHT)
+    # A throttle of its own: the uncapped run goes past the 1,000/s an account can have.
+    throttle = Throttle(rate=rate, max_in_flight=MAX_IN_FLIGHT)
     states: Counter[str] = Counter()
-    async with MMClient(config, transport=transport) as client:
+    async with MMClient(config, transport=transport, throttle=throttle) as client:
         sender = BatchSender(client, on_outcome=lambda outcome: states.update([outcome.state]))
         # Requests are validated and serialised before the clock starts, as a chunk is.
         messages = _messages(int(rate * seconds * 1.5), offset)
@@ -122,6 +132,19 @@ def main() -> None:
             )
         )
         print(f"  {baseline}", file=log)
+    unlimited = SandboxConfig(api_key=API_KEY, latency_ms=LATENCY_MS)
+    with SandboxServer(unlimited) as sandbox:
+        print(f"no cap (client at {UNCAPPED_RATE:.0f}/s) for {UNCAPPED_SECONDS:.0f} s", file=log)
+        uncapped = asyncio.run(
+            _measure(
+                sandbox.url,
+                rate=UNCAPPED_RATE,
+                seconds=UNCAPPED_SECONDS,
+                transport=None,
+                offset=3 * 10**7,
+            )
+        )
+        print(f"  {uncapped}", file=log)
     capped = SandboxConfig(api_key=API_KEY, latency_ms=LATENCY_MS, rate_limit_mps=DEFAULT_CAP)
     with SandboxServer(capped) as sandbox:
         print(f"80/s cap for {DEFAULT_CAP_SECONDS:.0f} s", file=log)
@@ -148,6 +171,8 @@ def main() -> None:
                     float(fast["mps"]) / max(float(baseline["mps"]), 0.1), 1
                 ),
                 "max_1s_count": fast_stats["max_1s_count"],
+                "uncapped_mps": uncapped["mps"],
+                "uncapped_ceiling_mps": min(UNCAPPED_RATE, MAX_IN_FLIGHT / (LATENCY_MS / 1000)),
                 "rate_limited": fast["rate_limited"],
                 "cap80_mps": slow["mps"],
                 "cap80_max_1s_count": slow_stats["max_1s_count"],
