@@ -330,6 +330,185 @@ def _finish(state: State) -> None:
     raise fail(state.message or "the flow run failed")
 
 
+@app.command()
+def land(
+    source: Annotated[
+        str, typer.Option(help="Folder, glob or URL of raw webhook files (segments, exports).")
+    ],
+    out: Annotated[Path, typer.Option(help="Output folder: tables go to OUT/events/.")],
+    batch_mb: Annotated[int, typer.Option(help="Raw megabytes read per batch.", min=1)] = 512,
+    memory_limit: Annotated[str, typer.Option(help="DuckDB's memory limit.")] = "1GB",
+) -> None:
+    """Land raw webhooks as Parquet: OUT/events/{statuses,clicks,preferences,...}/dt=.../.
+
+    Incremental: only what is new since the last run is read (segments still being written
+    up to their last complete line), duplicates are dropped, bad lines are quarantined.
+    Runs on the Prefect server at PREFECT_API_URL, or on a local one under .prefect/.
+    """
+    is_local = "://" not in source and not any(mark in source for mark in "*?[")
+    if is_local and not Path(source).exists():
+        raise fail(f"{source}: no such file or folder", EXIT_BAD_INPUT)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"{out}: output folder not writable ({exc.strerror})", EXIT_BAD_INPUT) from None
+    with _prefect_server():
+        from flows.land_webhooks import land_webhooks
+
+        state = land_webhooks(
+            source=source,
+            out=str(out),
+            batch_mb=batch_mb,
+            memory_limit=memory_limit,
+            return_state=True,
+        )
+    _finish(state)
+
+
+@app.command()
+def report(
+    sends: Annotated[
+        str, typer.Option(help="sends.parquet, a folder of campaigns (sends*.parquet), or a glob.")
+    ],
+    events: Annotated[Path, typer.Option(help="Landing folder (holding events/<table>/dt=...).")],
+    out: Annotated[Path, typer.Option(help="Output: analytics.duckdb, tables/, report.html.")],
+    rate_card: Annotated[
+        Path | None, typer.Option(help="Rate card CSV (default: bundled example rates).")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="ISO time the report is as of (default: latest event).")
+    ] = None,
+    no_webhook_after_hours: Annotated[
+        float, typer.Option(help="List accepted messages without a webhook after this.", min=0)
+    ] = 24.0,
+    min_arm_size: Annotated[
+        int, typer.Option(help="Smaller arms make the MM-vs-Cloud result inconclusive.", min=1)
+    ] = 100_000,
+) -> None:
+    """Build the campaign report: funnels, costs, MM versus Cloud, reconciliation.
+
+    Writes OUT/analytics.duckdb (replaced atomically), OUT/tables/*.parquet and the
+    self-contained OUT/report.html, and publishes Prefect artifacts. Runs on the Prefect
+    server at PREFECT_API_URL, or on a local one under .prefect/.
+    """
+    from datetime import datetime
+
+    from mmapi.analytics import find_event_files, find_sends_files, load_rate_card
+
+    try:
+        find_sends_files(sends)
+        find_event_files(events)
+        load_rate_card(rate_card)
+        if as_of:
+            datetime.fromisoformat(as_of)
+    except (FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc).splitlines()[0], EXIT_BAD_INPUT) from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"{out}: output folder not writable ({exc.strerror})", EXIT_BAD_INPUT) from None
+    with _prefect_server():
+        from flows.build_report import build_report
+
+        state = build_report(
+            sends=sends,
+            events=str(events),
+            out=str(out),
+            rate_card=str(rate_card) if rate_card else None,
+            as_of=as_of,
+            no_webhook_after_hours=no_webhook_after_hours,
+            min_arm_size=min_arm_size,
+            return_state=True,
+        )
+    if not state.is_completed():
+        _finish(state)
+        return
+    result = state.result()
+    for row in result["summary"]["funnel"]:
+        typer.echo(
+            f"{row['campaign_id']} {row['arm']}: accepted {row['accepted']:,}, "
+            f"delivered {row['delivered']:,}, read {row['read']:,}, clicks {row['clicks']:,}"
+        )
+    typer.echo(f"report: {result['html']}\ndatabase: {result['database']}")
+
+
+webhooks_app = typer.Typer(
+    help="The webhook receiver: every body is on disk before it is answered 200.",
+    no_args_is_help=True,
+)
+app.add_typer(webhooks_app, name="webhooks")
+
+
+@webhooks_app.command("serve")
+def webhooks_serve(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder of the NDJSON segments (created if missing).")
+    ] = Path("raw"),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    path: Annotated[str, typer.Option(help="URL path of the webhook.")] = "/webhook",
+    max_body_bytes: Annotated[
+        int, typer.Option(help="Larger bodies are answered 413.", min=1)
+    ] = 1_048_576,
+    segment_mb: Annotated[int, typer.Option(help="Segment size before rotation.", min=1)] = 64,
+    segment_seconds: Annotated[
+        float, typer.Option(help="Segment age before rotation.", min=1)
+    ] = 300.0,
+) -> None:
+    """Receive WhatsApp webhooks: each body is synced to a segment file before the 200.
+
+    Secrets come from the environment only, never the command line:
+    MMFLOW_WEBHOOK_APP_SECRET turns on X-Hub-Signature-256, MMFLOW_WEBHOOK_360DIALOG_SECRET
+    turns on x-360dialog-signature, MMFLOW_WEBHOOK_VERIFY_TOKEN answers Meta's GET
+    handshake. Counters: /health (JSON), /metrics (Prometheus). Ctrl+C syncs, then stops.
+    Land the segments with `mmflow land --source DIR --out LAKE`.
+    """
+    import os
+
+    from mmapi.receiver import ReceiverConfig, check_directory, serve
+
+    try:
+        config = ReceiverConfig(
+            directory=directory,
+            path=path,
+            max_body_bytes=max_body_bytes,
+            segment_max_bytes=segment_mb << 20,
+            segment_max_seconds=segment_seconds,
+            app_secret=os.environ.get("MMFLOW_WEBHOOK_APP_SECRET"),
+            d360_secret=os.environ.get("MMFLOW_WEBHOOK_360DIALOG_SECRET"),
+            verify_token=os.environ.get("MMFLOW_WEBHOOK_VERIFY_TOKEN"),
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise fail(f"{field}: {first['msg']}", EXIT_BAD_INPUT) from None
+    checks = [
+        name
+        for name, secret in (
+            ("X-Hub-Signature-256", config.app_secret),
+            ("x-360dialog-signature", config.d360_secret),
+            ("verify handshake", config.verify_token),
+        )
+        if secret is not None
+    ]
+    try:
+        check_directory(directory)
+    except BlockingIOError as exc:
+        raise fail(str(exc), EXIT_FAILED) from None
+    except OSError as exc:
+        raise fail(f"{directory}: not writable ({exc.strerror})", EXIT_BAD_INPUT) from None
+    typer.echo(
+        f"receiver on http://{host}:{port}{path} writing to {directory} "
+        f"(checks: {', '.join(checks) or 'none'}; Ctrl+C stops it)"
+    )
+    try:
+        serve(config, host=host, port=port)
+    except BlockingIOError as exc:
+        raise fail(str(exc), EXIT_FAILED) from None
+    except OSError as exc:
+        raise fail(f"cannot serve on {host}:{port} ({exc})", EXIT_UNREACHABLE) from None
+
+
 def main() -> None:
     app()
 

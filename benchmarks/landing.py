@@ -1,0 +1,196 @@
+"""Landing speed: 1,000,000 status events of NDJSON webhooks to deduplicated Parquet tables.
+
+The events come from the sandbox's own generator (fates, duplicates, late events and batching
+as the live sandbox plays them). Measured in one run, on the same files:
+
+- the landing (`mmapi.landing.land`, in a child process, so its peak RSS is its own);
+- a bare DuckDB `read_json` scan of the same files with the statuses' explicit schema and
+  unnest, reading every status column (the floor any DuckDB landing stands on);
+- a naive landing: `json.loads` per line, a Python loop per event, pandas, Parquet.
+
+Targets (issue 5): >= 500,000 events/s, peak RSS <= 2 GiB, >= 10x the naive loop and >= 0.5x
+the bare scan. Prints one JSON line: {"events", "events_per_s", "naive_events_per_s",
+"duckdb_scan_events_per_s", "peak_rss_mb", ...}. Run from the repo root:
+`.venv/bin/python benchmarks/landing.py` (progress on stderr; about two minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+STATUS_EVENTS = 1_000_000
+SEED = 42
+LINES_PER_FILE = 50_000
+RUNS = 2
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _land_child(source: str, out: str) -> None:
+    """In the child: land and print the summary as JSON."""
+    from mmapi.landing import LandingConfig, land
+
+    started = time.perf_counter()
+    summary = land(LandingConfig(source=source, out=Path(out))).as_dict()
+    summary["wall_seconds"] = time.perf_counter() - started
+    print(json.dumps(summary))
+
+
+def _land(source: Path, out: Path) -> tuple[dict[str, Any], float]:
+    """Land in a child process; its summary and its peak RSS in MiB."""
+    command = [sys.executable, __file__, "--child", str(source), str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return json.loads(done.stdout.strip().splitlines()[-1]), peak
+
+
+def _bare_scan(files: list[str]) -> tuple[int, float]:
+    """DuckDB read_json + unnest of every status field; (events, seconds)."""
+    from mmapi.landing import STATUS_COLUMNS
+
+    con = duckdb.connect()
+    query = """
+        SELECT count(*), max(s.id), max(s.status), max(s.timestamp), max(s.recipient_id),
+               max(s.pricing.category), max(s.errors[1].code), max(s.biz_opaque_callback_data)
+        FROM (
+            SELECT unnest(c.value.statuses) AS s
+            FROM (SELECT unnest(e.changes) AS c
+                  FROM (SELECT unnest(entry) AS e
+                        FROM read_json($paths, format = 'newline_delimited', columns = $columns)))
+        )
+    """
+    started = time.perf_counter()
+    (events, *_rest) = con.execute(query, {"paths": files, "columns": STATUS_COLUMNS}).fetchone()
+    seconds = time.perf_counter() - started
+    con.close()
+    return events, seconds
+
+
+def _naive(files: list[Path], out: Path) -> tuple[int, float]:
+    """json.loads per line and a Python loop per event into pandas and Parquet."""
+    started = time.perf_counter()
+    rows = []
+    for path in files:
+        with path.open("rb") as handle:
+            for line in handle:
+                body = json.loads(line)
+                for entry in body.get("entry") or []:
+                    for change in entry.get("changes") or []:
+                        value = change.get("value") or {}
+                        metadata = value.get("metadata") or {}
+                        for status in value.get("statuses") or []:
+                            pricing = status.get("pricing") or {}
+                            error = (status.get("errors") or [{}])[0]
+                            rows.append(
+                                {
+                                    "wamid": status["id"],
+                                    "status": status["status"],
+                                    "ts": int(status["timestamp"]),
+                                    "recipient_id": status.get("recipient_id"),
+                                    "pricing_billable": pricing.get("billable"),
+                                    "pricing_model": pricing.get("pricing_model"),
+                                    "pricing_category": pricing.get("category"),
+                                    "pricing_type": pricing.get("type"),
+                                    "error_code": error.get("code"),
+                                    "error_title": error.get("title"),
+                                    "biz_opaque_callback_data": status.get(
+                                        "biz_opaque_callback_data"
+                                    ),
+                                    "phone_number_id": metadata.get("phone_number_id"),
+                                    "waba_id": entry.get("id"),
+                                }
+                            )
+    frame = pd.DataFrame(rows)
+    frame["ts"] = pd.to_datetime(frame["ts"], unit="s", utc=True)
+    frame = frame.drop_duplicates(["wamid", "status"])
+    frame["dt"] = frame["ts"].dt.strftime("%Y-%m-%d")
+    frame.to_parquet(out, partition_cols=["dt"])
+    return len(rows), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", nargs=2, metavar=("SOURCE", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--events", type=int, default=STATUS_EVENTS, help="status events")
+    args = parser.parse_args()
+    if args.child:
+        _land_child(*args.child)
+        return
+
+    from mmapi.sandbox.generator import generate_webhook_files
+
+    with tempfile.TemporaryDirectory(prefix="bench-landing-") as folder:
+        work = Path(folder)
+        _log(f"generating {args.events:,} status events with the sandbox generator ...")
+        started = time.perf_counter()
+        made = generate_webhook_files(
+            work / "raw", status_events=args.events, seed=SEED, lines_per_file=LINES_PER_FILE
+        )
+        size = sum(path.stat().st_size for path in made.files)
+        _log(
+            f"  {made.status_events:,} status events ({made.duplicates:,} duplicates of all "
+            f"kinds) in {made.bodies:,} bodies, {len(made.files)} files, {size / 1e6:.0f} MB, "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        files = [str(path) for path in made.files]
+
+        landings = []
+        for run in range(RUNS):
+            summary, peak = _land(work / "raw", work / f"lake{run}")
+            landings.append(summary)
+            _log(f"landing run {run + 1}: {summary['wall_seconds']:.2f} s, {summary}")
+        best = min(landings, key=lambda summary: summary["wall_seconds"])
+        scans = [_bare_scan(files) for _ in range(RUNS)]
+        scan_events, scan_seconds = min(scans, key=lambda scan: scan[1])
+        _log(f"bare DuckDB scan: {scan_events:,} events in {scan_seconds:.2f} s")
+        naive_events, naive_seconds = _naive(made.files, work / "naive")
+        _log(f"naive loop: {naive_events:,} events in {naive_seconds:.2f} s")
+
+    events = best["status_events_read"]
+    events_per_s = events / best["wall_seconds"]
+    naive_per_s = naive_events / naive_seconds
+    scan_per_s = scan_events / scan_seconds
+    print(
+        json.dumps(
+            {
+                "bench": "landing",
+                "events": events,
+                "events_per_s": round(events_per_s),
+                "naive_events_per_s": round(naive_per_s),
+                "duckdb_scan_events_per_s": round(scan_per_s),
+                "peak_rss_mb": round(peak),
+                "vs_naive": round(events_per_s / naive_per_s, 1),
+                "vs_duckdb_scan": round(events_per_s / scan_per_s, 2),
+                "seconds": round(best["wall_seconds"], 3),
+                "seconds_all_runs": [round(summary["wall_seconds"], 3) for summary in landings],
+                "duckdb_scan_seconds": round(scan_seconds, 3),
+                "naive_seconds": round(naive_seconds, 3),
+                "statuses_landed": best["statuses"],
+                "clicks_landed": best["clicks"],
+                "preferences_landed": best["preferences"],
+                "quarantined": best["quarantined"],
+                "bytes": size,
+                "files": len(files),
+                "bodies": made.bodies,
+                "seed": SEED,
+                "runs": RUNS,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

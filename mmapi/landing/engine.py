@@ -1,0 +1,427 @@
+"""One landing batch in DuckDB: read, check, deduplicate and write the events of some files.
+
+The fast path hands all files of the batch to two `read_json` passes (`sql/landing/
+status_rows.sql` and `other_rows.sql`) inside one transaction. It holds when every line
+fits the schema and breaks no rule, which is the normal case. Otherwise the files at fault
+take the careful path, one file at a time:
+
+1. its lines are framed with their byte offsets; lines that are not UTF-8, not JSON, not an
+   object, or that hold an array where the schema has an object (or the reverse) are refused
+   with the JSON path at fault (`line_checks.sql`);
+2. the rest are rewritten with their offset as first key and read by the same two passes; if
+   DuckDB still refuses the set (a duplicate key, a line over its size limit, ...), it is
+   halved until each refused line stands alone and is refused with DuckDB's own message;
+3. lines with a rule problem are now known by offset and quarantined whole.
+
+Outputs are then deduplicated against themselves and against the Parquet files already
+written for the same days, and written per day (`writer.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from .config import MAX_EVENT_SECONDS, MIN_EVENT_SECONDS, LandingConfig
+from .lines import frame_lines, splice_offset
+from .schema import OTHER_COLUMNS, STATUS_COLUMNS
+from .sources import RejectedLine, SourceFile, StagedFile
+from .sql import SqlLibrary
+from .writer import existing_files, sentinel_file, write_file, write_partitions
+
+__all__ = ["BAD_INPUT_ERRORS", "LandingEngine"]
+
+logger = logging.getLogger(__name__)
+
+# DuckDB errors that mean "this input does not fit", as opposed to a failure of the machine.
+BAD_INPUT_ERRORS: tuple[type[Exception], ...] = (
+    duckdb.InvalidInputException,
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+)
+_SMALL_TABLES = ("clicks", "preferences", "account_updates")
+_ERROR_PLACE = re.compile(r'^.*?(in file "[^"]*"(, at byte \d+)?,? in line \d+:\s*)', re.DOTALL)
+_QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("source_file", pa.string()),
+        pa.field("source_offset", pa.int64()),
+        pa.field("raw_line", pa.binary()),
+        pa.field("reason", pa.string()),
+        pa.field("received_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def _duckdb_reason(exc: Exception) -> str:
+    """DuckDB's message about one refused line, without the staging file's name."""
+    text = str(exc).split("\n", 1)[0]
+    text = _ERROR_PLACE.sub("", text, count=1)
+    return f"refused by the schema: {text}"[:500]
+
+
+class LandingEngine:
+    """A DuckDB connection that lands batches of staged files.
+
+    Attributes:
+        config: The run's configuration.
+        events_dir: `out/events`.
+        run_id: Names the output files of the run.
+        started_at: When the run started (the quarantine's `quarantined_at`).
+    """
+
+    def __init__(
+        self,
+        config: LandingConfig,
+        *,
+        events_dir: Path,
+        staging_dir: Path,
+        run_id: str,
+        started_at: datetime,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.events_dir = events_dir
+        self.run_id = run_id
+        self.started_at = started_at
+        self._staging = staging_dir
+        self._progress = progress or logger.info
+        self._sql = SqlLibrary()
+        settings: dict[str, Any] = {
+            "memory_limit": config.memory_limit,
+            "temp_directory": str(staging_dir / "duckdb"),
+            "preserve_insertion_order": False,
+        }
+        if config.threads is not None:
+            settings["threads"] = config.threads
+        self.con = duckdb.connect(":memory:", config=settings)
+        # Timestamps are written and formatted in UTC whatever the machine's zone.
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
+        self._files: list[tuple[int, str, str]] = []
+        self._next_id = 0
+        self._rejected: list[RejectedLine] = []
+        self._problem_lines: dict[tuple[int, int], bytes] = {}
+        self._careful_count = 0
+        self.timings: Counter[str] = Counter()
+        self._params = {
+            "max_line_bytes": config.max_line_bytes,
+            "min_seconds": MIN_EVENT_SECONDS,
+            "max_seconds": MAX_EVENT_SECONDS,
+        }
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self.con.close()
+
+    @contextmanager
+    def _timed(self, step: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] += time.perf_counter() - started
+
+    def new_file_id(self) -> int:
+        """A file number not used before in this run."""
+        self._next_id += 1
+        return self._next_id
+
+    # One batch.
+
+    def land_batch(
+        self, staged: list[StagedFile], rejected: list[RejectedLine], batch: int
+    ) -> dict[str, int]:
+        """Land staged files: read, check, deduplicate, write; returns counts.
+
+        Args:
+            staged: The batch's files.
+            rejected: Lines refused while staging (quarantined with the batch).
+            batch: Number of the batch in the run (names the output files).
+
+        Returns:
+            Counts: events read per kind, rows landed per table, lines quarantined, ...
+        """
+        con = self.con
+        con.execute(self._sql["status_rows_table"])
+        con.execute(self._sql["other_rows_table"])
+        con.execute(self._sql["batch_files_table"])
+        self._files = []
+        self._rejected = list(rejected)
+        self._problem_lines = {}
+        self._careful_count = 0
+        for item in staged:
+            self._register(item.file_id, str(item.path), item.source.uri)
+
+        with self._timed("read"):
+            self._read_fast(staged)
+            staged = self._reread_grown(staged)
+        with self._timed("careful"):
+            problems = [row[0] for row in con.execute(self._sql["problem_files"]).fetchall()]
+            if problems:
+                by_id = {item.file_id: item for item in staged}
+                for file_id in problems:
+                    uri = by_id[file_id].source.uri
+                    self._progress(f"{uri}: read line by line (a line breaks a rule)")
+                con.execute(self._sql["status_rows_delete"], {"file_ids": problems})
+                con.execute(self._sql["other_rows_delete"], {"file_ids": problems})
+                for file_id in problems:
+                    self._read_careful(by_id[file_id])
+            con.execute(self._sql["line_problems"])
+        result = con.execute(self._sql["batch_counts"])
+        names = [column[0] for column in result.description or []]
+        counts: dict[str, int] = dict(zip(names, result.fetchone() or (), strict=True))
+        name = f"part-{self.run_id}-{batch:04d}.parquet"
+        counts["statuses"] = self._write_statuses(name)
+        for table in _SMALL_TABLES:
+            counts[table] = self._write_table(table, name)
+        with self._timed("quarantine"):
+            counts["quarantined"] = self._write_quarantine(name)
+        counts["careful_files"] = self._careful_count
+        return counts
+
+    def _register(self, file_id: int, path: str, source: str) -> None:
+        self._files.append((file_id, path, source))
+        params = {"file_id": file_id, "path": path, "source": source}
+        self.con.execute(self._sql["batch_files_insert"], params)
+
+    # Reading.
+
+    def _read(self, paths: list[str]) -> None:
+        """Both read passes over `paths`, all or nothing."""
+        con = self.con
+        con.begin()
+        try:
+            con.execute(
+                self._sql["status_rows"],
+                {**self._params, "paths": paths, "columns": STATUS_COLUMNS},
+            )
+            con.execute(
+                self._sql["other_rows"],
+                {**self._params, "paths": paths, "columns": OTHER_COLUMNS},
+            )
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
+
+    def _read_fast(self, staged: list[StagedFile]) -> None:
+        if not staged:
+            return
+        try:
+            self._read([str(item.path) for item in staged])
+            return
+        except BAD_INPUT_ERRORS as exc:
+            if len(staged) == 1:
+                reason = _duckdb_reason(exc).removeprefix("refused by the schema: ")
+                self._progress(f"{staged[0].source.uri}: read line by line ({reason})")
+                self._read_careful(staged[0])
+                return
+        for item in staged:
+            self._read_fast([item])
+
+    def _reread_grown(self, staged: list[StagedFile]) -> list[StagedFile]:
+        """Files read in place that grew while DuckDB read them: read a fixed copy instead.
+
+        DuckDB reads a whole file, so a line appended meanwhile (maybe half written) would be
+        read beyond the offset the manifest records. Such files are read again from a copy
+        of exactly the part staged; duplicates of what the first read saw cannot happen since
+        its rows are dropped first.
+        """
+        grown = [
+            item
+            for item in staged
+            if not item.temporary and item.path.stat().st_size != item.end_offset
+        ]
+        if not grown:
+            return staged
+        ids = [item.file_id for item in grown]
+        self.con.execute(self._sql["status_rows_delete"], {"file_ids": ids})
+        self.con.execute(self._sql["other_rows_delete"], {"file_ids": ids})
+        copies = {}
+        for item in grown:
+            file_id = self.new_file_id()
+            path = self._staging / f"copy-{file_id:06d}.ndjson"
+            with item.path.open("rb") as source, path.open("wb") as target:
+                target.write(source.read(item.end_offset))
+            copy = StagedFile(file_id, item.source, path, 0, item.end_offset)
+            self._register(file_id, str(path), item.source.uri)
+            copies[item.file_id] = copy
+            logger.info(
+                "%s grew while read; reading a copy of its first %d bytes",
+                item.source.uri,
+                item.end_offset,
+            )
+        self._read_fast(list(copies.values()))
+        return [copies.get(item.file_id, item) for item in staged]
+
+    def _read_careful(self, item: StagedFile) -> None:
+        self._careful_count += 1
+        source = item.source
+        with item.path.open("rb") as handle:
+            data = handle.read(item.end_offset - item.base_offset)
+        lines = frame_lines(data, item.base_offset)
+        if item.line_offsets is not None:
+            lines = [
+                (offset, line) for offset, (_, line) in zip(item.line_offsets, lines, strict=True)
+            ]
+        raw_lines = pa.table(
+            {
+                "line_offset": pa.array([offset for offset, _ in lines], pa.int64()),
+                "line": pa.array([line for _, line in lines], pa.binary()),
+            }
+        )
+        self.con.register("raw_lines", raw_lines)
+        limit = {"max_line_bytes": self.config.max_line_bytes}
+        reasons = dict(self.con.execute(self._sql["line_checks"], limit).fetchall())
+        self.con.unregister("raw_lines")
+        good = []
+        for offset, line in lines:
+            reason = reasons.get(offset)
+            if reason is None:
+                good.append((offset, line))
+            else:
+                self._rejected.append(RejectedLine(source.uri, offset, line, reason))
+        file_ids: list[int] = []
+        self._read_halving(source, good, file_ids)
+        if file_ids:
+            rows = self.con.execute(self._sql["file_problems"], {"file_ids": file_ids}).fetchall()
+            raw = dict(good)
+            for file_id, offset in rows:
+                self._problem_lines[(file_id, offset)] = raw[offset]
+
+    def _read_halving(
+        self, source: SourceFile, lines: list[tuple[int, bytes]], file_ids: list[int]
+    ) -> None:
+        """Read lines that carry their offsets; halve the set around lines DuckDB refuses."""
+        if not lines:
+            return
+        file_id = self.new_file_id()
+        path = self._staging / f"careful-{file_id:06d}.ndjson"
+        path.write_bytes(b"\n".join(splice_offset(line, offset) for offset, line in lines) + b"\n")
+        self._register(file_id, str(path), source.uri)
+        try:
+            self._read([str(path)])
+        except BAD_INPUT_ERRORS as exc:
+            if len(lines) == 1:
+                offset, line = lines[0]
+                self._rejected.append(RejectedLine(source.uri, offset, line, _duckdb_reason(exc)))
+                return
+            middle = len(lines) // 2
+            self._read_halving(source, lines[:middle], file_ids)
+            self._read_halving(source, lines[middle:], file_ids)
+            return
+        finally:
+            path.unlink(missing_ok=True)
+        file_ids.append(file_id)
+
+    # Writing.
+
+    def _touched_days(self, table: str) -> list[date]:
+        return [
+            day
+            for table_name, day in self.con.execute(self._sql["touched_days"]).fetchall()
+            if table_name == table
+        ]
+
+    def _write_statuses(self, name: str) -> int:
+        """Statuses, the bulk: one query per day straight into Arrow, written while the next runs.
+
+        Deduplication is settled first (`status_drops`), so that no copy of the batch's rows
+        is made: each day's query reads `status_rows` and hands its rows to a writer thread.
+        """
+        table_dir = self.events_dir / "statuses"
+        days = self._touched_days("statuses")
+        if not days:
+            return 0
+        existing = [
+            *existing_files(table_dir, [day.isoformat() for day in days]),
+            sentinel_file(self.events_dir / "_landing" / "empty", "statuses"),
+        ]
+        with self._timed("query_statuses"):
+            self.con.execute(self._sql["status_drops"], {"existing": existing})
+        total = 0
+        with ThreadPoolExecutor(max_workers=2) as writer:
+            pending = []
+            for day in days:
+                with self._timed("query_statuses"):
+                    rows = self.con.sql(self._sql["statuses"], params={"day": day}).to_arrow_table()
+                if rows.num_rows:
+                    total += rows.num_rows
+                    pending.append(
+                        writer.submit(
+                            write_file,
+                            rows,
+                            table_dir,
+                            "statuses",
+                            day.isoformat(),
+                            name,
+                            staging=self._staging,
+                        )
+                    )
+            with self._timed("write_statuses"):
+                for future in pending:
+                    future.result()
+        return total
+
+    def _write_table(self, table: str, name: str) -> int:
+        table_dir = self.events_dir / table
+        days = [day.isoformat() for day in self._touched_days(table)]
+        if not days:
+            return 0
+        existing = [
+            *existing_files(table_dir, days),
+            sentinel_file(self.events_dir / "_landing" / "empty", table),
+        ]
+        with self._timed(f"query_{table}"):
+            data = self.con.sql(self._sql[table], params={"existing": existing}).to_arrow_table()
+        with self._timed(f"write_{table}"):
+            written = write_partitions(data, table_dir, table, name, staging=self._staging)
+        return sum(written.values())
+
+    def _write_quarantine(self, name: str) -> int:
+        sources = {file_id: source for file_id, _, source in self._files}
+        problems = self.con.execute(self._sql["problem_lines"]).fetchall()
+        rows: list[dict[str, Any]] = [
+            {
+                "source_file": line.source_file,
+                "source_offset": line.source_offset,
+                "raw_line": line.raw_line,
+                "reason": line.reason,
+                "received_at": None,
+            }
+            for line in self._rejected
+        ]
+        for file_id, offset, reason, received_at in problems:
+            rows.append(
+                {
+                    "source_file": sources[file_id],
+                    "source_offset": offset,
+                    "raw_line": self._problem_lines.get((file_id, offset), b""),
+                    "reason": reason,
+                    "received_at": received_at,
+                }
+            )
+        if not rows:
+            return 0
+        self.con.register("quarantine_lines", pa.Table.from_pylist(rows, _QUARANTINE_SCHEMA))
+        table_dir = self.events_dir / "quarantine"
+        existing = [
+            *existing_files(table_dir),
+            sentinel_file(self.events_dir / "_landing" / "empty", "quarantine"),
+        ]
+        params = {"existing": existing, "quarantined_at": self.started_at, "run_id": self.run_id}
+        data = self.con.sql(self._sql["quarantine"], params=params).to_arrow_table()
+        self.con.unregister("quarantine_lines")
+        written = write_partitions(data, table_dir, "quarantine", name, staging=self._staging)
+        return sum(written.values())

@@ -1,0 +1,191 @@
+-- other_rows (filled): clicks, preferences, account updates and structure problems of the files
+-- $paths, read with the explicit schema $columns and flattened with unnest. Empty or missing
+-- containers unnest to one NULL row, so that a line, entry or change with nothing in it is
+-- still seen and checked.
+INSERT INTO other_rows
+WITH lines AS (
+    SELECT
+        f.file_id,
+        l._mmflow_offset AS line_offset,
+        l._mmflow.received_at AS received_at_text,
+        l.object,
+        l.entry
+    FROM read_json(
+        $paths,
+        format = 'newline_delimited',
+        columns = $columns,
+        filename = true,
+        maximum_object_size = $max_line_bytes
+    ) AS l
+    JOIN batch_files AS f ON f.path = l.filename
+),
+entries AS (
+    SELECT
+        file_id, line_offset, received_at_text, object,
+        len(entry) AS entry_count,
+        unnest(CASE WHEN len(entry) > 0 THEN entry ELSE [NULL] END) AS e,
+        unnest(CASE WHEN len(entry) > 0 THEN range(len(entry)) ELSE [NULL] END) AS i
+    FROM lines
+),
+changes AS (
+    SELECT
+        file_id, line_offset, received_at_text, object, entry_count, i,
+        e IS NULL AS entry_null,
+        e.id AS waba_id,
+        e.time AS entry_time,
+        len(e.changes) AS change_count,
+        unnest(CASE WHEN len(e.changes) > 0 THEN e.changes ELSE [NULL] END) AS c,
+        unnest(CASE WHEN len(e.changes) > 0 THEN range(len(e.changes)) ELSE [NULL] END) AS j
+    FROM entries
+),
+listed AS (
+    SELECT
+        *,
+        list_concat(
+            list_transform(c.value.user_actions, lambda a, n: {
+                'output_table': 'clicks', 'key': 'user_actions', 'k': n - 1,
+                'present': a IS NOT NULL, 'timestamp': a.timestamp,
+                'action_type': a.action_type,
+                'click_id': a.marketing_messages_link_click_data.click_id,
+                'click_component': a.marketing_messages_link_click_data.click_component,
+                'product_id': a.marketing_messages_link_click_data.product_id,
+                'tracking_token': a.marketing_messages_link_click_data.tracking_token,
+                'client_user_agent': a.marketing_messages_link_click_data.client_user_agent,
+                'wa_id': NULL::VARCHAR, 'value': NULL::VARCHAR, 'category': NULL::VARCHAR}),
+            list_transform(c.value.user_preferences, lambda p, n: {
+                'output_table': 'preferences', 'key': 'user_preferences', 'k': n - 1,
+                'present': p IS NOT NULL, 'timestamp': p.timestamp,
+                'action_type': NULL::VARCHAR, 'click_id': NULL::VARCHAR,
+                'click_component': NULL::VARCHAR, 'product_id': NULL::VARCHAR,
+                'tracking_token': NULL::VARCHAR, 'client_user_agent': NULL::VARCHAR,
+                'wa_id': p.wa_id, 'value': p.value, 'category': p.category})
+        ) AS xs
+    FROM changes
+),
+items AS (
+    SELECT
+        file_id, line_offset, received_at_text, object, entry_count, i, entry_null, waba_id,
+        entry_time, change_count, j,
+        c IS NULL AS change_null,
+        c.field AS field,
+        c.value IS NULL AS value_null,
+        c.value.metadata.phone_number_id AS phone_number_id,
+        c.value.event AS event,
+        c.value.waba_info AS waba_info,
+        c.value.message_template_id AS message_template_id,
+        c.value.message_template_name AS message_template_name,
+        c.value.message_template_language AS message_template_language,
+        c.value.previous_category AS previous_category,
+        c.value.new_category AS new_category,
+        c.value.correct_category AS correct_category,
+        unnest(CASE WHEN len(xs) > 0 THEN xs ELSE [NULL] END) AS x
+    FROM listed
+),
+typed AS (
+    SELECT
+        *,
+        try_cast(received_at_text AS TIMESTAMPTZ) AS received_at,
+        CASE WHEN regexp_full_match(x.timestamp, '[0-9]{1,11}')
+            THEN x.timestamp::BIGINT END AS item_seconds,
+        CASE WHEN regexp_full_match(entry_time, '[0-9]{1,11}')
+            THEN entry_time::BIGINT END AS entry_seconds,
+        CASE
+            WHEN x IS NOT NULL THEN x.output_table
+            WHEN field IN ('account_update', 'template_category_update') THEN 'account_updates'
+        END AS output_table,
+        coalesce(field NOT IN (
+            'messages', 'user_preferences', 'account_update', 'template_category_update'
+        ), false) AS ignored
+    FROM items
+),
+timed AS (
+    SELECT
+        *,
+        CASE
+            WHEN x IS NOT NULL THEN item_seconds
+            WHEN output_table = 'account_updates'
+                THEN coalesce(entry_seconds, epoch(received_at)::BIGINT)
+        END AS seconds
+    FROM typed
+),
+checked AS (
+    SELECT
+        *,
+        CASE
+            WHEN received_at_text IS NOT NULL AND received_at IS NULL
+                THEN format('_mmflow.received_at: not a timestamp ({})', left(received_at_text, 40))
+            WHEN object IS NOT NULL AND object <> 'whatsapp_business_account'
+                THEN format('object: not whatsapp_business_account ({})', left(object, 40))
+            WHEN entry_count IS NULL THEN 'entry: missing'
+            WHEN entry_count = 0 THEN 'entry: empty'
+            WHEN entry_null THEN format('entry[{}]: null', i)
+            WHEN coalesce(waba_id, '') = '' THEN format('entry[{}].id: missing', i)
+            WHEN change_count IS NULL THEN format('entry[{}].changes: missing', i)
+            WHEN change_count = 0 THEN format('entry[{}].changes: empty', i)
+            WHEN change_null THEN format('entry[{}].changes[{}]: null', i, j)
+            WHEN coalesce(field, '') = ''
+                THEN format('entry[{}].changes[{}].field: missing', i, j)
+            WHEN value_null THEN format('entry[{}].changes[{}].value: missing', i, j)
+            WHEN x IS NOT NULL AND NOT x.present
+                THEN format('entry[{}].changes[{}].value.{}[{}]: null', i, j, x.key, x.k)
+            WHEN x.output_table = 'clicks' AND coalesce(x.action_type, '') = ''
+                THEN format('entry[{}].changes[{}].value.{}[{}].action_type: missing',
+                    i, j, x.key, x.k)
+            WHEN x.output_table = 'preferences' AND coalesce(x.wa_id, '') = ''
+                THEN format('entry[{}].changes[{}].value.{}[{}].wa_id: missing', i, j, x.key, x.k)
+            WHEN x.output_table = 'preferences' AND coalesce(x.value, '') = ''
+                THEN format('entry[{}].changes[{}].value.{}[{}].value: missing', i, j, x.key, x.k)
+            WHEN x IS NOT NULL AND item_seconds IS NULL
+                THEN format('entry[{}].changes[{}].value.{}[{}].timestamp: not Unix seconds ({})',
+                    i, j, x.key, x.k, coalesce(left(x.timestamp, 40), 'missing'))
+            WHEN x IS NOT NULL AND item_seconds NOT BETWEEN $min_seconds AND $max_seconds
+                THEN format('entry[{}].changes[{}].value.{}[{}].timestamp: out of range ({})',
+                    i, j, x.key, x.k, x.timestamp)
+            WHEN field = 'account_update' AND coalesce(event, '') = ''
+                THEN format('entry[{}].changes[{}].value.event: missing', i, j)
+            WHEN output_table = 'account_updates' AND entry_time IS NOT NULL
+                AND coalesce(entry_seconds NOT BETWEEN $min_seconds AND $max_seconds, true)
+                THEN format('entry[{}].time: not Unix seconds ({})', i, left(entry_time, 40))
+            WHEN output_table = 'account_updates' AND seconds IS NULL
+                THEN format('entry[{}].time: missing, and no receive time', i)
+        END AS problem
+    FROM timed
+)
+SELECT
+    file_id,
+    line_offset,
+    i,
+    j,
+    x.k,
+    received_at,
+    output_table,
+    ignored,
+    field,
+    CASE WHEN output_table = 'account_updates'
+        THEN coalesce(try(json_extract_string(waba_info, '$.waba_id')), waba_id)
+        ELSE waba_id END AS waba_id,
+    phone_number_id,
+    CASE WHEN seconds BETWEEN $min_seconds AND $max_seconds
+        THEN to_timestamp(seconds) END AS ts,
+    CASE WHEN seconds BETWEEN $min_seconds AND $max_seconds
+        THEN DATE '1970-01-01' + (seconds // 86400)::INTEGER END AS dt,
+    x.action_type,
+    x.click_id,
+    lower(x.click_component) AS click_component,
+    x.product_id,
+    x.tracking_token,
+    x.client_user_agent,
+    x.wa_id,
+    x.value AS preference_value,
+    x.category AS preference_category,
+    event,
+    waba_info,
+    message_template_id,
+    message_template_name,
+    message_template_language,
+    previous_category,
+    new_category,
+    correct_category,
+    problem
+FROM checked
+WHERE output_table IS NOT NULL OR ignored OR problem IS NOT NULL;

@@ -1,0 +1,97 @@
+"""The receiver killed with SIGKILL under load: after a restart and a landing, every body that
+was answered 200 is in the landed tables."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import pyarrow.dataset as ds
+
+from mmapi.landing import LandingConfig, land
+from mmapi.receiver import ReceiverConfig, ReceiverServer
+from mmapi.webhooks import sign_body
+
+from .bodies import dumps, status, statuses_body
+from .helpers import APP_SECRET
+
+WORKERS = 32
+KILL_AFTER_ACKS = 600
+
+
+async def _load(
+    server: ReceiverServer,
+    prefix: str,
+    acked: list[str],
+    refused: list[int],
+    *,
+    kill_after: int | None = None,
+    limit: int = 5000,
+) -> int:
+    """Post unique signed bodies from many connections until the server goes away or `limit`.
+
+    With `kill_after`, the server is SIGKILLed as soon as that many bodies were answered 200,
+    while the other connections still have bodies in flight.
+    """
+    sent = 0
+    stop = asyncio.Event()
+    connector = aiohttp.TCPConnector(limit=WORKERS)
+    timeout = aiohttp.ClientTimeout(total=5.0)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def worker(number: int) -> None:
+            nonlocal sent
+            n = 0
+            while not stop.is_set() and sent < limit:
+                wamid = f"wamid.{prefix}.{number}.{n}"
+                n += 1
+                body = dumps(statuses_body(status(wamid, "sent")))
+                headers = {"X-Hub-Signature-256": sign_body(body, APP_SECRET)}
+                sent += 1
+                try:
+                    async with session.post(
+                        server.webhook_url, data=body, headers=headers
+                    ) as answer:
+                        await answer.read()
+                        code = answer.status
+                except (aiohttp.ClientError, OSError, TimeoutError):
+                    stop.set()
+                    return
+                if code == 200:
+                    acked.append(wamid)
+                else:
+                    refused.append(code)
+                if kill_after is not None and len(acked) >= kill_after and not stop.is_set():
+                    stop.set()
+                    server.kill()
+
+        await asyncio.gather(*(worker(number) for number in range(WORKERS)))
+    return sent
+
+
+async def test_receiver_sigkill_under_load_loses_no_acknowledged_body(tmp_path: Path):
+    raw = tmp_path / "raw"
+    config = ReceiverConfig(directory=raw, app_secret=APP_SECRET)
+    acked: list[str] = []
+    refused: list[int] = []
+
+    first = ReceiverServer(config).start()
+    try:
+        sent = await _load(first, "before", acked, refused, kill_after=KILL_AFTER_ACKS)
+    finally:
+        first.kill()
+    killed_acks = len(acked)
+    with ReceiverServer(config) as second:
+        assert second.health()["writers"]["segments"]["lines"] == 0
+        await _load(second, "after", acked, refused, limit=100)
+
+    summary = land(LandingConfig(source=str(raw), out=tmp_path / "lake")).as_dict()
+    table = ds.dataset(tmp_path / "lake" / "events" / "statuses", partitioning="hive").to_table()
+    landed = set(table.column("wamid").to_pylist())
+
+    assert killed_acks >= KILL_AFTER_ACKS
+    assert sent > killed_acks
+    assert refused == []
+    assert set(acked) <= landed, f"{len(set(acked) - landed)} acknowledged bodies lost"
+    assert summary["quarantined"] == 0  # the half-written tail was cut on restart
