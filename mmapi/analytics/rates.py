@@ -1,0 +1,189 @@
+"""The rate card: what one billable message costs, by recipient country and pricing category.
+
+A rate card is a CSV that users supply (rate cards change quarterly, DOMAIN.md section 5):
+
+| column | meaning |
+|---|---|
+| `country` | ISO 3166 alpha-2 code of the recipient's number |
+| `pricing_category` | the webhook's `pricing.category`: `marketing_lite` (MM), `marketing` |
+| `currency` | ISO 4217 code; one currency per card |
+| `price` | per billable (delivered) message |
+| `valid_from` | date (or UTC time) from which the row applies, until the next row's |
+| `source` | where the figure comes from |
+| `is_example` | true for figures not taken from the user's own invoice |
+
+Optional columns for max-price templates (MM only; DOMAIN.md section 5): a row with
+`template_name` and `cap_per_1000` (the template's bid cap per 1,000 deliveries) says that
+template is charged at most the cap; `country` and `price` stay empty on such a row, and
+`pricing_category` defaults to `marketing_lite`. Its messages are costed at the cap: an upper
+bound, marked as an estimate in the report.
+
+The bundled `rate_card_example.csv` holds the few figures DOMAIN.md gives, each row marked as an
+example with its source and date. A country missing from the card is reported as a gap by the
+report, never priced at 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import pyarrow as pa
+
+__all__ = [
+    "DEFAULT_RATE_CARD_PATH",
+    "RATE_CARD_COLUMNS",
+    "RATE_CARD_OPTIONAL_COLUMNS",
+    "RATE_CARD_SCHEMA",
+    "load_rate_card",
+]
+
+DEFAULT_RATE_CARD_PATH = Path(__file__).resolve().with_name("rate_card_example.csv")
+RATE_CARD_COLUMNS = (
+    "country",
+    "pricing_category",
+    "currency",
+    "price",
+    "valid_from",
+    "source",
+    "is_example",
+)
+RATE_CARD_OPTIONAL_COLUMNS = ("template_name", "cap_per_1000")
+_PRICE = pa.decimal128(18, 9)
+RATE_CARD_SCHEMA = pa.schema(
+    [
+        pa.field("country", pa.string()),
+        pa.field("pricing_category", pa.string(), nullable=False),
+        pa.field("currency", pa.string(), nullable=False),
+        pa.field("price", _PRICE),  # per billable message; NULL on cap rows
+        pa.field("valid_from", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("source", pa.string()),
+        pa.field("is_example", pa.bool_(), nullable=False),
+        pa.field("template_name", pa.string()),  # set on max-price cap rows only
+        pa.field("cap_per_1000", _PRICE),
+        pa.field("cap_price", _PRICE),  # cap_per_1000 / 1000: the most one message can cost
+    ]
+)
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_TRUE = {"true", "1", "yes", "y"}
+_FALSE = {"false", "0", "no", "n", ""}
+_NANO = Decimal("0.000000001")
+
+
+def _decimal(text: str, where: str, column: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{where}: {column} must be a number (got {text!r})") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{where}: {column} must be a number >= 0 (got {text!r})")
+    return value.quantize(_NANO)
+
+
+def _valid_from(text: str, where: str) -> datetime:
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{where}: valid_from must be YYYY-MM-DD (got {text!r})") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _row(raw: dict[str, str | None], where: str) -> dict[str, object]:
+    value = {k: (v or "").strip() for k, v in raw.items() if k is not None}
+    template = value.get("template_name", "")
+    is_cap = bool(template)
+    country = value["country"].upper()
+    category = value["pricing_category"].lower() or ("marketing_lite" if is_cap else "")
+    currency = value["currency"].upper()
+    flag = value["is_example"].lower()
+    if flag not in _TRUE | _FALSE:
+        raise ValueError(f"{where}: is_example must be true or false (got {value['is_example']!r})")
+    if not _CURRENCY.match(currency):
+        raise ValueError(f"{where}: currency must be a 3-letter code (got {currency!r})")
+    if not category:
+        raise ValueError(f"{where}: pricing_category is empty")
+    row: dict[str, object] = {
+        "country": country or None,
+        "pricing_category": category,
+        "currency": currency,
+        "price": None,
+        "valid_from": _valid_from(value["valid_from"], where),
+        "source": value["source"] or None,
+        "is_example": flag in _TRUE,
+        "template_name": template or None,
+        "cap_per_1000": None,
+        "cap_price": None,
+    }
+    if is_cap:
+        cap_text = value.get("cap_per_1000", "")
+        if not cap_text:
+            raise ValueError(f"{where}: template_name {template!r} needs cap_per_1000")
+        cap = _decimal(cap_text, where, "cap_per_1000")
+        row["cap_per_1000"] = cap
+        row["cap_price"] = (cap / 1000).quantize(_NANO)
+        return row
+    if not _COUNTRY.match(country):
+        raise ValueError(f"{where}: country must be an ISO alpha-2 code (got {country!r})")
+    if not value["price"]:
+        raise ValueError(f"{where}: price is empty (a missing rate is a missing row, never 0)")
+    row["price"] = _decimal(value["price"], where, "price")
+    return row
+
+
+def load_rate_card(path: str | Path | None = None) -> pa.Table:
+    """Read and check a rate card CSV; the bundled example when `path` is None.
+
+    Args:
+        path: The CSV (columns in the module docstring).
+
+    Returns:
+        The card as an Arrow table with `RATE_CARD_SCHEMA`, sorted by its keys.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a missing column, a bad value (naming file, line and column), several
+            currencies, or two rows for the same key and date.
+
+    Example:
+        >>> card = load_rate_card()
+        >>> card.num_rows > 0 and set(card.column("is_example").to_pylist()) == {True}
+        True
+    """
+    source = Path(path) if path is not None else DEFAULT_RATE_CARD_PATH
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: rate card not found")
+    with source.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        header = [name.strip() for name in reader.fieldnames or []]
+        reader.fieldnames = header
+        missing = [name for name in RATE_CARD_COLUMNS if name not in header]
+        if missing:
+            raise ValueError(f"{source}: rate card lacks column(s) {', '.join(missing)}")
+        rows = [_row(raw, f"{source}:{reader.line_num}") for raw in reader]
+    currencies = sorted({str(row["currency"]) for row in rows})
+    if len(currencies) > 1:
+        raise ValueError(
+            f"{source}: rates in several currencies ({', '.join(currencies)}); convert them to one"
+        )
+    seen: set[tuple[object, ...]] = set()
+    for row in rows:
+        key = (row["country"], row["pricing_category"], row["template_name"], row["valid_from"])
+        if key in seen:
+            raise ValueError(f"{source}: two rows for {key[:3]} from {key[3]:%Y-%m-%d}")
+        seen.add(key)
+    rows.sort(
+        key=lambda r: (
+            str(r["template_name"] or ""),
+            str(r["country"] or ""),
+            str(r["pricing_category"]),
+            r["valid_from"],
+        )
+    )
+    return pa.Table.from_pylist(rows, schema=RATE_CARD_SCHEMA)
