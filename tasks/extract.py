@@ -9,26 +9,18 @@ connection, so that prepare reads files only.
 
 from __future__ import annotations
 
-import logging
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import MissingContextError
 from sqlalchemy.engine import Engine
 
 from mmapi.audience import connection_kind, extract_query, mask_url, segment_query
 from mmapi.audience.settings import AUDIENCE_FILE, SUPPRESSION_LIST_FILE
 from mmapi.campaign import CampaignSpec, SpecError
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter:
-    try:
-        return get_run_logger()
-    except MissingContextError:  # called as .fn() outside a run
-        return logging.getLogger(__name__)
+from tasks.logs import task_logger
 
 
 @contextmanager
@@ -67,7 +59,7 @@ def extract_segment(spec: CampaignSpec, out_dir: str | Path) -> dict[str, Any]:
         WarehouseUnreachableError: the warehouse cannot be reached or opened (one line).
         ExtractError: the query or file cannot be read.
     """
-    logger = _logger()
+    logger = task_logger(__name__)
     out = Path(out_dir)
     connection = spec.segment.connection
     engine: Engine | None

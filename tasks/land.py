@@ -7,31 +7,23 @@ progress, decide what is worth a retry, and publish the summary as an artifact.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
-from prefect.exceptions import MissingContextError
 from prefect.states import State
 
 from mmapi.landing import LandingConfig, Manifest, find_sources, land, pending_sources
+from tasks.logs import task_logger
 
 __all__ = ["find_new_webhook_files", "land_webhook_files", "publish_landing_summary"]
 
 ARTIFACT_KEY = "land-webhooks"
 # Errors no retry can fix: a missing source, bad settings, or another run holding the lock.
 _FINAL_ERRORS = (FileNotFoundError, BlockingIOError, ValueError)
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter:
-    try:
-        return get_run_logger()
-    except MissingContextError:  # called as .fn() outside a run
-        return logging.getLogger(__name__)
 
 
 def _worth_a_retry(task: Any, task_run: TaskRun, state: State) -> bool:
@@ -60,7 +52,7 @@ def find_new_webhook_files(config: LandingConfig) -> list[dict[str, Any]]:
     _, sources = find_sources(config.source, config.patterns)
     manifest = Manifest.load(config.out / "events" / "_landing" / "manifest.json")
     pending = pending_sources(sources, manifest)
-    _logger().info(
+    task_logger(__name__).info(
         "%d files under %s, %d with something new", len(sources), config.source, len(pending)
     )
     return [
@@ -85,7 +77,7 @@ def land_webhook_files(config: LandingConfig) -> dict[str, Any]:
     Returns:
         The run's summary (`mmapi.landing.LandingSummary.as_dict`).
     """
-    logger = _logger()
+    logger = task_logger(__name__)
     summary = land(config, progress=logger.info).as_dict()
     logger.info("landed: %s", summary)
     return summary

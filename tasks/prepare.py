@@ -6,24 +6,16 @@ Thin: the work is `mmapi.audience.prepare_plan`; this task takes the extract tas
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import MissingContextError
 
 from mmapi.audience import prepare_plan as prepare_audience
 from mmapi.campaign import CampaignSpec
 from mmapi.templates import TemplateInfo
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter:
-    try:
-        return get_run_logger()
-    except MissingContextError:  # called as .fn() outside a run
-        return logging.getLogger(__name__)
+from tasks.logs import task_logger
 
 
 @task(name="prepare_plan", cache_policy=NO_CACHE)
@@ -51,7 +43,7 @@ def prepare_plan(
         TemplateMismatchError: the spec does not fit the template or the segment.
         SpecError: a column or suppression source the spec names is missing.
     """
-    logger = _logger()
+    logger = task_logger(__name__)
     if isinstance(audience, dict):
         audience_path = audience["audience_path"]
         lists = [audience["suppression_list_path"]] if audience.get("suppression_list_path") else []

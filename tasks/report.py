@@ -7,15 +7,13 @@ publish the funnel and the MM-versus-Cloud comparison as artifacts.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import MissingContextError
 
 from mmapi.analytics import (
     REPORT_NAME,
@@ -26,6 +24,7 @@ from mmapi.analytics import (
     read_summary,
     write_report,
 )
+from tasks.logs import task_logger
 
 __all__ = [
     "COST_ARTIFACT_KEY",
@@ -55,13 +54,6 @@ _FUNNEL_COLUMNS = (
 )
 
 
-def _logger() -> logging.Logger | logging.LoggerAdapter:
-    try:
-        return get_run_logger()
-    except MissingContextError:  # called as .fn() outside a run
-        return logging.getLogger(__name__)
-
-
 @task(name="build_analytics_database", cache_policy=NO_CACHE)
 def build_analytics_database(
     sends: str,
@@ -85,7 +77,7 @@ def build_analytics_database(
     build = build_analytics(
         sends, events, out, rate_card=rate_card, settings=ReportSettings(**(settings or {}))
     )
-    _logger().info(
+    task_logger(__name__).info(
         "built %s as of %s: %s", build.database, build.as_of.isoformat(), build.row_counts
     )
     return {
@@ -101,7 +93,7 @@ def build_analytics_database(
 def write_html_report(database: str, out: str) -> str:
     """Write `out/report.html` (charts embedded) from a built database; returns its path."""
     path = write_report(database, Path(out) / REPORT_NAME)
-    _logger().info("report written to %s", path)
+    task_logger(__name__).info("report written to %s", path)
     return str(path)
 
 
