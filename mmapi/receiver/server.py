@@ -14,26 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 import uvicorn
 
+from ..child_server import ChildServer, bind_and_announce
 from .app import QUARANTINE_DIRECTORY, create_app
 from .config import ReceiverConfig
 from .segments import check_directory
 
 __all__ = ["ReceiverServer", "main", "serve"]
 
-_READY_PREFIX = "RECEIVER_LISTENING "
 _SECRET_FIELDS = ("app_secret", "d360_secret", "verify_token")
 
 
@@ -83,7 +77,7 @@ def _config_json(config: ReceiverConfig) -> str:
     return json.dumps(data)
 
 
-class ReceiverServer:
+class ReceiverServer(ChildServer):
     """The receiver in a separate process on a free loopback port, for tests and benchmarks.
 
     Attributes:
@@ -97,108 +91,23 @@ class ReceiverServer:
         'ok'
     """
 
+    main_module = "mmapi.receiver.server"
+    health_path = "/health"
+    stop_timeout = 15.0
+
     def __init__(
         self, config: ReceiverConfig, *, host: str = "127.0.0.1", startup_timeout: float = 20.0
     ) -> None:
+        super().__init__(host=host, startup_timeout=startup_timeout)
         self.config = config
-        self.host = host
-        self.startup_timeout = startup_timeout
-        self.url = ""
-        self._process: subprocess.Popen[str] | None = None
 
     @property
     def webhook_url(self) -> str:
         """The URL webhooks are posted to."""
         return f"{self.url}{self.config.path}"
 
-    @property
-    def pid(self) -> int | None:
-        """The child's process id while it runs."""
-        return self._process.pid if self._process is not None else None
-
-    def start(self) -> ReceiverServer:
-        """Start the child process and wait until `/health` answers."""
-        command = [sys.executable, "-c", "from mmapi.receiver.server import main; main()"]
-        command += ["--host", self.host, "--port", "0", "--config-stdin", "--announce"]
-        env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-        )
-        assert self._process.stdin is not None
-        self._process.stdin.write(_config_json(self.config))
-        self._process.stdin.close()
-        port = self._read_port()
-        self.url = f"http://{self.host}:{port}"
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or self._process.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"receiver did not become healthy at {self.url}")
-            time.sleep(0.02)
-
-    def _read_port(self) -> int:
-        process = self._process
-        if process is None or process.stdout is None:
-            raise RuntimeError("receiver process is not running")
-        stdout = process.stdout
-        found: list[str] = []
-        reader = threading.Thread(target=lambda: found.append(stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(self.startup_timeout)
-        line = found[0] if found else ""
-        if not line.startswith(_READY_PREFIX):
-            self.stop()
-            raise RuntimeError(f"receiver process did not start (said {line!r})")
-        return int(line[len(_READY_PREFIX) :])
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """Stop gracefully (SIGTERM: finish requests, sync, close); SIGKILL after `timeout`.
-
-        Returns:
-            The child's exit code, or None when it was not running.
-        """
-        process, self._process = self._process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-        return process.returncode
-
-    def kill(self) -> None:
-        """SIGKILL the child at once: nothing is flushed, nothing is closed."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-
-    def __enter__(self) -> ReceiverServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def config_json(self) -> str:
+        return _config_json(self.config)
 
     def health(self) -> dict[str, Any]:
         """`GET /health`."""
@@ -227,13 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     else:
         parser.error("give --dir or --config-stdin")
-    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
-    if args.announce:
-        print(f"{_READY_PREFIX}{sock.getsockname()[1]}", flush=True)
-        # From here stdout goes to stderr: nobody reads the pipe, and it must never fill.
-        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sock = bind_and_announce(args.host, args.port, announce=args.announce)
     server = uvicorn.Server(_uvicorn_config(config, args.host, sock.getsockname()[1]))
     server.run(sockets=[sock])
     if not server.started:

@@ -10,28 +10,20 @@ Run from a shell: `python -m mmapi.sandbox --port 8360` (add `--config file.json
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
-import socket
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ..child_server import ChildServer, bind_and_announce
 from .app import ABORT_EXTENSION, create_app
 from .config import SandboxConfig
 
 __all__ = ["SandboxServer", "serve"]
-
-_READY_PREFIX = "SANDBOX_LISTENING "
 
 
 class _AbortableProtocol(HttpToolsProtocol):
@@ -89,7 +81,7 @@ def _config_json(config: SandboxConfig) -> str:
     return json.dumps(data)
 
 
-class SandboxServer:
+class SandboxServer(ChildServer):
     """The sandbox in a separate process on a free loopback port, for tests and demos.
 
     Attributes:
@@ -103,6 +95,9 @@ class SandboxServer:
         'ok'
     """
 
+    main_module = "mmapi.sandbox.server"
+    health_path = "/sandbox/health"
+
     def __init__(
         self,
         config: SandboxConfig | None = None,
@@ -110,100 +105,16 @@ class SandboxServer:
         host: str = "127.0.0.1",
         startup_timeout: float = 20.0,
     ) -> None:
+        super().__init__(host=host, startup_timeout=startup_timeout)
         self.config = config or SandboxConfig()
-        self.host = host
-        self.startup_timeout = startup_timeout
-        self.url = ""
-        self._process: subprocess.Popen[str] | None = None
 
     @property
     def api_key(self) -> str:
         """The key the sandbox accepts, for a client's `D360-API-KEY`."""
         return self.config.api_key.get_secret_value()
 
-    def start(self) -> SandboxServer:
-        """Start the child process and wait until `/sandbox/health` answers."""
-        # -c rather than -m: the package imports this module, which -m would then run twice.
-        command = [sys.executable, "-c", "from mmapi.sandbox.server import main; main()"]
-        command += ["--host", self.host]
-        command += ["--port", "0", "--config-stdin", "--announce"]
-        # The child must import this very package, wherever the parent found it.
-        env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-        )
-        if self._process.stdin is not None:
-            self._process.stdin.write(_config_json(self.config))
-            self._process.stdin.close()
-        port = self._read_port()
-        self.url = f"http://{self.host}:{port}"
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            try:
-                if httpx.get(f"{self.url}/sandbox/health", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or self._process.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"sandbox did not become healthy at {self.url}")
-            time.sleep(0.05)
-
-    def _read_port(self) -> int:
-        process = self._process
-        if process is None or process.stdout is None:
-            raise RuntimeError("sandbox process is not running")
-        stdout = process.stdout
-        found: list[str] = []
-        reader = threading.Thread(target=lambda: found.append(stdout.readline()))
-        reader.daemon = True
-        reader.start()
-        reader.join(self.startup_timeout)
-        line = found[0] if found else ""
-        if not line.startswith(_READY_PREFIX):
-            self.stop()
-            raise RuntimeError(f"sandbox process did not start (said {line!r})")
-        return int(line[len(_READY_PREFIX) :])
-
-    def stop(self) -> None:
-        """Stop the child process (SIGTERM, then SIGKILL after 10 s)."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> SandboxServer:
-        # Started in a thread: a webhook receiver may run on the caller's event loop.
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)
+    def config_json(self) -> str:
+        return _config_json(self.config)
 
     # Small sync helpers for tests and demos (from async code, call them with to_thread or
     # use an httpx.AsyncClient on `url`, so a receiver on the same loop is not blocked).
@@ -245,13 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         config = SandboxConfig.model_validate_json(args.config.read_text())
     else:
         config = SandboxConfig()
-    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
-    if args.announce:
-        print(f"{_READY_PREFIX}{sock.getsockname()[1]}", flush=True)
-        # From here stdout goes to stderr: nobody reads the pipe, and it must never fill.
-        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sock = bind_and_announce(args.host, args.port, announce=args.announce)
     server = uvicorn.Server(_uvicorn_config(config, args.host, sock.getsockname()[1]))
     server.run(sockets=[sock])
 
