@@ -119,16 +119,26 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for everything the demo writes.")] = Path(
         "demo_output"
     ),
-    recipients: Annotated[int, typer.Option(help="Audience size.", min=10)] = 20_000,
+    recipients: Annotated[int, typer.Option(help="Customers in the demo warehouse.", min=100)] = (
+        50_000
+    ),
+    keep: Annotated[
+        bool, typer.Option(help="Leave the Prefect server running afterwards.")
+    ] = False,
 ) -> None:
-    """Run the pipeline end to end against a local sandbox and print a summary."""
+    """Run the whole pipeline against the local sandbox and print a summary.
+
+    Builds a demo warehouse, starts (or reuses) a local Prefect server under .prefect/, the
+    webhook receiver and the sandbox, runs send_campaign, land_webhooks and build_report, and
+    prints the funnel and cost by arm and where every output is.
+    """
     from .demo import run_demo
 
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise fail(f"{out}: output folder not writable ({exc.strerror})", EXIT_BAD_INPUT) from None
-    run_demo(out=out, recipients=recipients)
+    run_demo(out=out, recipients=recipients, keep=keep)
 
 
 def _load_spec(spec_path: Path) -> CampaignSpec:

@@ -1,186 +1,166 @@
-"""The demo: one campaign against a local sandbox, from audience to webhook funnel.
+"""The demo: the whole pipeline against the local sandbox, on a local Prefect server.
 
-What runs today: a synthetic audience, a stable 90% MM / 10% Cloud split, a rate-limited
-batch send through `BatchSender`, the sandbox playing out deliveries, reads, clicks and
-opt-outs on a compressed clock into NDJSON webhook files, and a funnel by arm read back
-from those files. The Prefect flows (extract, prepare, ledger, landing, report) replace the
-pieces here as they land.
+1. a demo warehouse (DuckDB, dirty rows included) and a campaign spec, 90% MM / 10% Cloud;
+2. a local Prefect server (its own PREFECT_HOME under `.prefect/`, reused if already up), the
+   webhook receiver and the sandbox, which posts signed webhooks to the receiver;
+3. the three flows: `send_campaign`, then (after the sandbox has played out a week of
+   deliveries, reads, clicks and opt-outs on its compressed clock) `land_webhooks` and
+   `build_report`;
+4. a summary: funnel and cost by arm, and where every output is.
+
+Everything it started is stopped at the end unless `keep` is set.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import shutil
+import os
+import secrets
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
-import httpx
-import orjson
+import yaml
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from mmapi import (
-    BatchSender,
-    ClientConfig,
-    CloudMessageRequest,
-    MarketingMessageRequest,
-    MMClient,
-    OutgoingMessage,
-    SendOutcome,
-    WebhookPayload,
-)
-from mmapi.audience import arm_of
+from mmapi.receiver import ReceiverConfig, ReceiverServer
 from mmapi.sandbox import SandboxConfig, SandboxServer
 
+from .prefect_server import LocalPrefectServer
+from .warehouse import build_demo_warehouse, demo_campaign_spec
+
 CAMPAIGN_ID = "demo-spring-sale"
-TEMPLATE_NAME = "spring_sale"
-MM_SHARE = 0.9
 MESSAGES_PER_SECOND = 1000.0
 SANDBOX_LATENCY_MS = 20.0
-# A week of simulated webhooks plays out in a few seconds.
-TIME_COMPRESSION = 86_400.0
-# National prefixes of mobile ranges, so the numbers look like a real multi-country audience.
-MOBILE_PREFIXES = ("49151", "49160", "5511", "5521", "91987", "91998", "34612", "44745")
+# The sandbox's clock runs in real time while sending, so webhook times line up with the
+# ledger's send times; its flush then plays out the following weeks at once.
+TIME_COMPRESSION = 1.0
+CONSOLE_WIDTH = 120
+DEMO_RATE_CARD = Path(__file__).with_name("demo_rate_card.csv")
 
 
-def _audience(size: int) -> list[str]:
-    numbers = []
-    for i in range(size):
-        prefix = MOBILE_PREFIXES[i % len(MOBILE_PREFIXES)]
-        numbers.append(f"{prefix}{(i * 7919) % 10**7:07d}")
-    return numbers
+def _step(console: Console, started: float, text: str) -> None:
+    console.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim] {text}")
 
 
-def _message(recipient: str, arm: str) -> OutgoingMessage:
-    template = {
-        "name": TEMPLATE_NAME,
-        "language": {"code": "en"},
-        "components": [
-            {
-                "type": "header",
-                "parameters": [{"type": "image", "image": {"link": "https://example.com/s.jpg"}}],
-            },
-            {
-                "type": "body",
-                "parameters": [{"type": "text", "text": "friend"}, {"type": "text", "text": "20%"}],
-            },
-            {
-                "type": "button",
-                "sub_type": "url",
-                "index": 0,
-                "parameters": [{"type": "text", "text": "spring"}],
-            },
-        ],
-    }
-    key = hashlib.sha256(f"{CAMPAIGN_ID}:{recipient}".encode()).hexdigest()[:32]
-    if arm == "mm":
-        request = MarketingMessageRequest(
-            to=recipient, template=template, message_activity_sharing=True
+def run_demo(out: Path, recipients: int, *, keep: bool = False) -> dict[str, Any]:
+    """Run the demo and print its summary; returns the flows' summaries."""
+    console = Console(width=CONSOLE_WIDTH)
+    started = time.monotonic()
+    out = out.resolve()
+    # Prefect's INFO lines would bury the summary; the runs stay visible in the UI.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    warehouse = build_demo_warehouse(out / "warehouse.duckdb", rows=recipients)
+    spec = demo_campaign_spec(warehouse, CAMPAIGN_ID, messages_per_second=MESSAGES_PER_SECOND)
+    spec_path = out / "spring_sale.yaml"
+    spec_path.write_text(yaml.safe_dump(spec.model_dump(mode="json")), encoding="utf-8")
+    _step(console, started, f"warehouse {warehouse} ({recipients:,} customers), spec {spec_path}")
+    # Fresh secrets each run: the demo holds no fixed key or webhook secret.
+    webhook_secret = secrets.token_hex(16)
+    receiver_config = ReceiverConfig(directory=out / "raw", app_secret=webhook_secret)
+    with (
+        LocalPrefectServer(Path(".prefect"), keep=keep) as prefect_server,
+        ReceiverServer(receiver_config) as receiver,
+        SandboxServer(
+            SandboxConfig(
+                api_key=secrets.token_hex(16),
+                latency_ms=SANDBOX_LATENCY_MS,
+                rate_limit_mps=MESSAGES_PER_SECOND,
+                time_compression=TIME_COMPRESSION,
+                webhook_url=receiver.webhook_url,
+                webhook_secret=webhook_secret,
+                # A clean Cloud arm, as DOMAIN.md advises asking 360dialog for: otherwise
+                # marketing templates sent to /messages go out through MM too.
+                route_marketing_via_mm_on_messages=False,
+            )
+        ) as sandbox,
+    ):
+        _step(
+            console,
+            started,
+            f"Prefect server {prefect_server.ui_url}, sandbox {sandbox.url}, "
+            f"receiver {receiver.webhook_url}",
         )
-        return OutgoingMessage.of(key, request)
-    return OutgoingMessage.of(key, CloudMessageRequest(to=recipient, template=template))
+        os.environ["D360_API_KEY"] = sandbox.api_key
+        os.environ["D360_BASE_URL"] = sandbox.url
+        from flows.build_report import build_report
+        from flows.land_webhooks import land_webhooks
+        from flows.send_campaign import send_campaign
 
-
-async def _send(url: str, api_key: str, messages: list[OutgoingMessage], console: Console):
-    outcomes: list[SendOutcome] = []
-    config = ClientConfig(api_key=api_key, base_url=url, messages_per_second=MESSAGES_PER_SECOND)
-    columns = (
-        *Progress.get_default_columns()[:1],
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("sending", total=len(messages))
-
-        def on_outcome(outcome: SendOutcome) -> None:
-            outcomes.append(outcome)
-            progress.advance(task)
-
-        async with MMClient(config) as client:
-            summary = await BatchSender(client, on_outcome=on_outcome).send(messages)
-    return summary, outcomes
-
-
-def _funnel(raw: Path, arm_by_wamid: dict[str, str]) -> dict[str, Counter[str]]:
-    statuses: dict[str, set[str]] = defaultdict(set)
-    clicks = 0
-    for path in sorted(raw.glob("*.ndjson")):
-        for line in path.read_bytes().splitlines():
-            payload = WebhookPayload.model_validate(orjson.loads(line))
-            for status in payload.statuses():
-                statuses[status.id].add(status.status)
-            for entry in payload.entry:
-                for change in entry.changes:
-                    clicks += len(change.value.get("user_actions") or [])
-    funnel: dict[str, Counter[str]] = {arm: Counter() for arm in ("mm", "cloud")}
-    for wamid, arm in arm_by_wamid.items():
-        seen = statuses.get(wamid, set())
-        funnel[arm]["accepted"] += 1
-        funnel[arm]["delivered"] += bool(seen & {"delivered", "read"})
-        funnel[arm]["read"] += "read" in seen
-        funnel[arm]["failed"] += "failed" in seen
-    funnel["mm"]["clicks"] = clicks
-    return funnel
-
-
-def run_demo(out: Path, recipients: int) -> None:
-    """Run the demo campaign and print its funnel by arm."""
-    console = Console()
-    raw = out / "raw"
-    shutil.rmtree(raw, ignore_errors=True)
-    raw.mkdir(parents=True)
-    sandbox_config = SandboxConfig(
-        webhook_dir=raw,
-        latency_ms=SANDBOX_LATENCY_MS,
-        rate_limit_mps=MESSAGES_PER_SECOND,
-        time_compression=TIME_COMPRESSION,
-    )
-    audience = _audience(recipients)
-    arms = {recipient: arm_of(CAMPAIGN_ID, recipient, MM_SHARE) for recipient in audience}
-    messages = [_message(recipient, arm) for recipient, arm in arms.items()]
-    console.print(
-        f"campaign {CAMPAIGN_ID}: {len(messages):,} recipients, "
-        f"{sum(a == 'mm' for a in arms.values()):,} MM / "
-        f"{sum(a == 'cloud' for a in arms.values()):,} Cloud"
-    )
-    with SandboxServer(sandbox_config) as sandbox:
-        console.print(f"sandbox at {sandbox.url}")
-        api_key = sandbox_config.api_key.get_secret_value()
-        summary, outcomes = asyncio.run(_send(sandbox.url, api_key, messages, console))
+        _step(console, started, "send_campaign: extract, prepare, send (90% MM / 10% Cloud)")
+        sent = asyncio.run(
+            send_campaign(str(spec_path), out_dir=str(out / "campaigns"), ad_sync_wait_seconds=0)
+        )
+        _step(
+            console,
+            started,
+            f"sent {sent['accepted']:,} messages at "
+            f"{sent['messages_per_second']:,.0f}/s; the sandbox plays out a week of webhooks",
+        )
+        sandbox.flush()
+        landed = land_webhooks(source=str(out / "raw"), out=str(out / "lake"))
+        _step(
+            console,
+            started,
+            f"land_webhooks: {landed['statuses']:,} statuses, "
+            f"{landed['clicks']:,} clicks, {landed['preferences']:,} preferences",
+        )
+        report = build_report(
+            sends=str(out / "campaigns"),
+            events=str(out / "lake"),
+            out=str(out / "report"),
+            rate_card=str(DEMO_RATE_CARD),
+        )
+        _step(console, started, "build_report: analytics.duckdb, tables, HTML")
+        _print_summary(console, out / "report" / "analytics.duckdb")
+        console.print(f"warehouse:        {warehouse}")
+        console.print(f"campaign outputs: {out / 'campaigns' / CAMPAIGN_ID}/")
+        console.print(f"raw webhooks:     {out / 'raw'}/")
+        console.print(f"landed events:    {out / 'lake' / 'events'}/")
+        console.print(f"analytics:        {out / 'report' / 'analytics.duckdb'}")
+        console.print(f"HTML report:      {out / 'report' / 'report.html'}")
         console.print(
-            f"sent: {summary.accepted:,} accepted in {summary.elapsed_seconds:.1f} s "
-            f"({summary.messages_per_second:,.0f} messages/s), "
-            f"other outcomes: { {str(k): v for k, v in summary.counts.items() if k != 'accepted'} }"
+            f"Prefect UI:       {prefect_server.ui_url}"
+            + ("" if keep else " (stopped now; --keep leaves it running)")
         )
-        started = time.monotonic()
-        httpx.post(f"{sandbox.url}/sandbox/flush", timeout=120).raise_for_status()
-        played = time.monotonic() - started
-        console.print(f"sandbox played out a week of webhooks in {played:.1f} s")
-    arm_by_key = {message.key: message.endpoint for message in messages}
-    arm_by_wamid = {
-        o.wamid: "mm" if arm_by_key[o.key] == "marketing_messages" else "cloud"
-        for o in outcomes
-        if o.wamid
-    }
-    funnel = _funnel(raw, arm_by_wamid)
-    table = Table(title=f"{CAMPAIGN_ID}: funnel by arm (from the webhooks)")
-    for column in ("arm", "accepted", "delivered", "read", "failed", "delivery rate", "read rate"):
+    _step(console, started, "done")
+    return {"send": sent, "land": landed, "report": report}
+
+
+def _print_summary(console: Console, database: Path) -> None:
+    from mmapi.analytics import format_cell, read_summary
+
+    summary = read_summary(database)
+    costs = {(r["campaign_id"], r["arm"]): r for r in summary.cost_by_arm}
+    table = Table(title=f"{CAMPAIGN_ID}: funnel and cost by arm")
+    columns = (
+        "arm",
+        "accepted",
+        "delivered",
+        "read",
+        "clicks",
+        "failed",
+        "delivery rate",
+        "read rate",
+        "cost",
+        "cost / read",
+    )
+    for column in columns:
         table.add_column(column, justify="right")
-    for arm, counts in funnel.items():
-        accepted, delivered = counts["accepted"], counts["delivered"]
+    for row in summary.funnel:
+        cost = costs.get((row["campaign_id"], row["arm"]), {})
         table.add_row(
-            arm,
-            f"{accepted:,}",
-            f"{delivered:,}",
-            f"{counts['read']:,}",
-            f"{counts['failed']:,}",
-            f"{delivered / accepted:.1%}" if accepted else "-",
-            f"{counts['read'] / delivered:.1%}" if delivered else "-",
+            row["arm"],
+            format_cell(row["accepted"]),
+            format_cell(row["delivered"]),
+            format_cell(row["read"]),
+            format_cell(row["clicks"]),
+            format_cell(row["failed"]),
+            format_cell(row["delivery_rate"], "pct"),
+            format_cell(row["read_rate"], "pct"),
+            format_cell(cost.get("cost"), "money"),
+            format_cell(cost.get("cost_per_read"), "money"),
         )
     console.print(table)
-    console.print(f"link clicks (MM only, not tied to a number): {funnel['mm']['clicks']:,}")
-    console.print(f"raw webhooks: {raw}/ ({len(list(raw.glob('*.ndjson')))} NDJSON files)")
+    console.print("costs use made-up demo prices (mmflow/demo_rate_card.csv), not real rates")
