@@ -92,12 +92,11 @@ def run_demo(out: Path, recipients: int, *, keep: bool = False) -> dict[str, Any
         sent = asyncio.run(
             send_campaign(str(spec_path), out_dir=str(out / "campaigns"), ad_sync_wait_seconds=0)
         )
-        _step(
-            console,
-            started,
-            f"sent {sent['accepted']:,} messages at "
-            f"{sent['messages_per_second']:,.0f}/s; the sandbox plays out a week of webhooks",
-        )
+        if sent["task_runs"]:
+            done = f"sent {sent['accepted']:,} messages at {sent['messages_per_second']:,.0f}/s"
+        else:
+            done = f"already sent ({sent['accepted']:,} accepted in the ledger), nothing new"
+        _step(console, started, f"{done}; the sandbox plays out the following weeks")
         sandbox.flush()
         landed = land_webhooks(source=str(out / "raw"), out=str(out / "lake"))
         _step(
