@@ -121,6 +121,12 @@ async def send_campaign(
     if stopped:
         logger.warning("campaign stopped by the API: %s; the rest stays planned", stopped[0])
         return Failed(message=f"campaign stopped by the API: {stopped[0]}", data=summary)
+    if summary["planned_left"]:
+        logger.warning(
+            "%s messages are still planned (deferred for later, or in chunks another worker "
+            "holds); run the campaign again to send them",
+            summary["planned_left"],
+        )
     logger.info("campaign %s done: %s", spec.campaign_id, summary)
     return summary
 
@@ -131,6 +137,11 @@ async def _send_chunks(
     """Claim and send chunks until none is left or the API stops the campaign."""
     plan = pq.read_table(plan_path, columns=["message_key", "recipient", "arm", "components"])
     owner = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    # A crashed run on this machine leaves its chunks leased: free them now instead of
+    # waiting for the lease to run out. Owners on other machines wait for their lease.
+    dead = [o for o in ledger.lease_owners(spec.campaign_id) if _owner_is_dead_here(o)]
+    if ledger.release_leases(spec.campaign_id, dead):
+        get_run_logger().info("freed the chunks of dead runs %s", dead)
     lease = max(MIN_LEASE_SECONDS, 3 * chunk_size / spec.messages_per_second)
     budget = RetryBudget()
     results: list[ChunkResult] = []
@@ -156,6 +167,21 @@ async def _send_chunks(
 
     await asyncio.gather(*(worker() for _ in range(CONCURRENT_CHUNKS)))
     return results
+
+
+def _owner_is_dead_here(owner: str) -> bool:
+    """Whether a lease owner (`host-pid-token`) is a process of this host that has exited."""
+    parts = owner.rsplit("-", 2)
+    if len(parts) != 3 or parts[0] != os.uname().nodename or not parts[1].isdigit():
+        return False
+    pid_text = parts[1]
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _record_campaign(out: Path, spec: CampaignSpec, ttl: dict[str, Any], prepared: dict) -> None:

@@ -173,7 +173,8 @@ async def send_chunk_messages(
         on_outcome: Also called with each outcome (progress reporting).
     """
     planned = set(await asyncio.to_thread(ledger.planned_keys, spec.campaign_id, chunk))
-    rows = plan_rows.filter(pc.is_in(plan_rows["message_key"], pa.array(list(planned))))
+    keys = pa.array(list(planned), type=plan_rows.schema.field("message_key").type)
+    rows = plan_rows.filter(pc.is_in(plan_rows["message_key"], keys))
     messages = build_messages(spec, rows)
     writer = LedgerWriter(ledger)
 

@@ -235,6 +235,36 @@ class Ledger:
                     return chunk
         return None
 
+    def lease_owners(self, campaign_id: str) -> set[str]:
+        """Owners of the campaign's chunks that are leased and not done."""
+        with self.engine.connect() as connection:
+            return set(
+                connection.execute(
+                    select(chunks.c.owner).where(
+                        chunks.c.campaign_id == campaign_id,
+                        chunks.c.state == "pending",
+                        chunks.c.owner.is_not(None),
+                    )
+                ).scalars()
+            )
+
+    def release_leases(self, campaign_id: str, owners: Iterable[str]) -> int:
+        """Free the chunks leased by these owners (known to be dead) for others to claim."""
+        owners = list(owners)
+        if not owners:
+            return 0
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(chunks)
+                .where(
+                    chunks.c.campaign_id == campaign_id,
+                    chunks.c.state == "pending",
+                    chunks.c.owner.in_(owners),
+                )
+                .values(owner=None, lease_until=None)
+            )
+        return result.rowcount
+
     def finish_chunk(self, campaign_id: str, chunk: int, *, done: bool) -> None:
         """Release a chunk: `done` when no message of it is left planned."""
         with self.engine.begin() as connection:

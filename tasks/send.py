@@ -150,9 +150,9 @@ def reconcile_unknown(
     statuses = events_dir / "statuses" if events_dir else None
     if statuses is not None and any(statuses.rglob("*.parquet")):
         with duckdb.connect() as db:
-            db.execute(
-                "CREATE VIEW statuses AS SELECT * FROM read_parquet(?, hive_partitioning = true)",
-                [str(statuses / "**" / "*.parquet")],
+            # A view cannot take a prepared parameter: the relation API builds it instead.
+            db.read_parquet(str(statuses / "**" / "*.parquet"), hive_partitioning=True).create_view(
+                "statuses"
             )
             recipients = pa.table({"recipient": [row["recipient"] for row in unknown]})
             db.register("unknown_recipients", recipients)

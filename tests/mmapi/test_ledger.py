@@ -132,6 +132,16 @@ def test_chunk_leases_expire_and_are_taken_over(ledger: Ledger):
     assert ledger.claim_chunk("c1", "worker-a", lease_seconds=60) == 2
 
 
+def test_released_leases_of_dead_owners_are_claimable_at_once(ledger: Ledger):
+    ledger.plan(_plan("c1", 20), chunk_size=10, ttl_seconds=None)
+    assert ledger.claim_chunk("c1", "host-111-dead", lease_seconds=600) == 0
+    assert ledger.claim_chunk("c1", "host-222-alive", lease_seconds=600) == 1
+    assert ledger.claim_chunk("c1", "host-333-new", lease_seconds=600) is None
+    assert ledger.lease_owners("c1") == {"host-111-dead", "host-222-alive"}
+    assert ledger.release_leases("c1", ["host-111-dead"]) == 1
+    assert ledger.claim_chunk("c1", "host-333-new", lease_seconds=600) == 0
+
+
 def test_reconcile_unknown_by_status_webhooks(ledger: Ledger):
     ledger.plan(_plan("c1", 3), chunk_size=10, ttl_seconds=None)
     keys = [f"c1-{i:05d}" for i in range(3)]
