@@ -89,9 +89,3 @@ def test_message_key_is_32_hex_characters():
     assert len(key) == 32
     assert int(key, 16) >= 0
     assert key != message_key("other", "4915123456789")
-
-
-def test_demo_uses_the_canonical_arm_of():
-    from mmflow import demo
-
-    assert demo.arm_of is arm_of
