@@ -42,6 +42,7 @@ from pydantic import (
     model_validator,
 )
 
+from .errors import SpecError
 from .models import PolicyField, ProductPolicy
 from .settings import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MESSAGES_PER_SECOND, MAX_MESSAGES_PER_SECOND
 from .templates import validate_marketing_ttl
@@ -51,7 +52,6 @@ __all__ = [
     "CampaignSpec",
     "ParameterSpec",
     "SegmentSource",
-    "SpecError",
     "SuppressionSpec",
     "TemplateParameters",
     "TemplateRef",
@@ -59,10 +59,6 @@ __all__ = [
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 _CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-class SpecError(ValueError):
-    """Raised when a campaign spec is invalid; the message names the file and the field."""
 
 
 class SegmentSource(BaseModel):

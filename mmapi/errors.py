@@ -15,6 +15,16 @@ Exception tree::
         └── CampaignStopError       stop the whole campaign (auth, account, template, payment)
             └── AuthenticationError bad or expired key (HTTP 401, 190)
 
+Input and set-up errors carry no API request, so they have their own roots::
+
+    SpecError (a ValueError)        a campaign spec is invalid (names the file and the field)
+    └── TemplateMismatchError       the spec's parameters do not fit the template or the segment
+    ExtractError                    the segment could not be read (query failed, file missing)
+    └── WarehouseUnreachableError   the warehouse did not answer or could not be opened
+    ConfigurationError              a setting a flow needs is missing (API key, block name)
+
+Every message is one line and never holds a secret: not the API key, not a password.
+
 Retries are chosen by class (or by `Action`), never by matching message text; the one
 exception is 360dialog's own rate-limit answer, which has no code and is recognised once,
 in `classify`.
@@ -34,6 +44,8 @@ __all__ = [
     "Action",
     "AuthenticationError",
     "CampaignStopError",
+    "ConfigurationError",
+    "ExtractError",
     "InvalidRequestError",
     "MMAPIError",
     "OutcomeUnknownError",
@@ -41,8 +53,11 @@ __all__ = [
     "RateLimitError",
     "RecipientDeferredError",
     "RetryableError",
+    "SpecError",
     "TTLValidationError",
+    "TemplateMismatchError",
     "TransportError",
+    "WarehouseUnreachableError",
     "action_for",
     "classify",
 ]
@@ -265,3 +280,23 @@ def classify(
     if http_status == 401 or code == 190:
         return AuthenticationError
     return _CLASS_BY_ACTION[action_for(code, http_status)]
+
+
+class SpecError(ValueError):
+    """Raised when a campaign spec is invalid; the message names the file and the field."""
+
+
+class TemplateMismatchError(SpecError):
+    """Raised when the spec's parameters do not fit the template or the segment's columns."""
+
+
+class ExtractError(RuntimeError):
+    """Raised when the segment cannot be read: bad query, missing file, unusable column."""
+
+
+class WarehouseUnreachableError(ExtractError):
+    """Raised when the warehouse cannot be reached or opened (network, auth, lock, no file)."""
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when a setting a flow needs is missing or wrong; the message says how to fix it."""

@@ -142,7 +142,8 @@ def demo(
 
 
 def _load_spec(spec_path: Path) -> CampaignSpec:
-    from mmapi.campaign import CampaignSpec, SpecError
+    from mmapi.campaign import CampaignSpec
+    from mmapi.errors import SpecError
 
     try:
         return CampaignSpec.from_yaml(spec_path)
@@ -165,8 +166,8 @@ def validate(
     """
     import tempfile
 
-    from mmapi.audience import ExtractError, extract_query, prepare_plan, segment_query
-    from mmapi.campaign import SpecError
+    from mmapi.audience import extract_query, prepare_plan, segment_query
+    from mmapi.errors import ExtractError, SpecError
     from mmapi.sandbox import default_templates
     from mmapi.templates import TemplateInfo
 
@@ -321,10 +322,12 @@ def _preflight(spec: CampaignSpec, base_url: str | None) -> None:
 
 def _finish(state: State) -> None:
     """Print a finished flow run's result or its one-line error, and exit accordingly."""
-    from mmapi.audience import WarehouseUnreachableError
-    from mmapi.campaign import SpecError
-    from mmapi.errors import TransportError
-    from tasks.send import ConfigurationError
+    from mmapi.errors import (
+        ConfigurationError,
+        SpecError,
+        TransportError,
+        WarehouseUnreachableError,
+    )
 
     if state.is_completed():
         typer.echo(state.result())

@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 
 from mmapi.audience import connection_kind, extract_query, mask_url, segment_query
 from mmapi.audience.settings import AUDIENCE_FILE, SUPPRESSION_LIST_FILE
-from mmapi.campaign import CampaignSpec, SpecError
+from mmapi.campaign import CampaignSpec
+from mmapi.errors import SpecError
 from tasks.logs import task_logger
 
 

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from mmapi.campaign import CampaignSpec
 from mmapi.chunks import ChunkResult, send_chunk_messages
 from mmapi.client import MMClient
-from mmapi.errors import TTLValidationError
+from mmapi.errors import ConfigurationError, TTLValidationError
 from mmapi.ledger import Ledger, StatusSighting
 from mmapi.sender import SendOutcome
 from mmapi.sql import load_sql
@@ -32,10 +32,6 @@ from mmapi.throttle import RetryBudget
 
 API_KEY_ENV = "D360_API_KEY"
 DEFAULT_API_KEY_BLOCK = "d360-api-key"
-
-
-class ConfigurationError(RuntimeError):
-    """A setting the flow needs is missing or wrong; the message says which and how to fix it."""
 
 
 def resolve_api_key(block_name: str | None) -> SecretStr:

@@ -10,8 +10,6 @@
 
 from .arms import *  # noqa: F403
 from .arms import __all__ as _arms_all
-from .errors import *  # noqa: F403
-from .errors import __all__ as _errors_all
 from .extract import *  # noqa: F403
 from .extract import __all__ as _extract_all
 from .files import *  # noqa: F403
@@ -31,7 +29,6 @@ from .suppression import __all__ as _suppression_all
 
 __all__ = [
     *_arms_all,
-    *_errors_all,
     *_extract_all,
     *_files_all,
     *_phones_all,

@@ -33,7 +33,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..campaign import CampaignSpec, SpecError
+from ..campaign import CampaignSpec
+from ..errors import SpecError
 from ..models import Component
 from ..schemas import PLAN_SCHEMA, REJECTS_SCHEMA
 from ..templates import TemplateInfo

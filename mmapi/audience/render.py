@@ -28,9 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..campaign import CampaignSpec
+from ..errors import TemplateMismatchError
 from ..templates import TemplateInfo
 from .columns import constant_strings
-from .errors import TemplateMismatchError
 from .settings import CURRENCY_AMOUNT_MAX
 from .slots import Slot, template_slots
 

@@ -19,8 +19,8 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from ..campaign import CampaignSpec, ParameterSpec
+from ..errors import TemplateMismatchError
 from ..templates import TemplateInfo
-from .errors import TemplateMismatchError
 from .settings import (
     BODY_TEXT_MAX_CHARS,
     BUTTON_TEXT_MAX_CHARS,

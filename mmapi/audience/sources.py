@@ -28,8 +28,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
 from ..campaign import SegmentSource
+from ..errors import ExtractError, WarehouseUnreachableError
 from ..sql import SQL_DIR, load_sql
-from .errors import ExtractError, WarehouseUnreachableError
 from .settings import DUCKDB_MEMORY_LIMIT
 
 __all__ = ["connection_kind", "mask_url", "open_batches", "segment_query"]

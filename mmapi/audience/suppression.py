@@ -25,7 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..campaign import SpecError, SuppressionSpec
+from ..campaign import SuppressionSpec
+from ..errors import SpecError
 from ..sql import load_sql
 from .phones import normalize_phones
 

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from flows.send_campaign import send_campaign
+from mmapi.errors import ConfigurationError
 from mmapi.sandbox import SandboxConfig, SandboxServer
 from mmapi.schemas import SENDS_SCHEMA
 from mmflow.warehouse import build_demo_warehouse, demo_campaign_spec
-from tasks.send import ConfigurationError
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -14,6 +14,8 @@ from mmapi.errors import (
     APIError,
     AuthenticationError,
     CampaignStopError,
+    ConfigurationError,
+    ExtractError,
     InvalidRequestError,
     MMAPIError,
     OutcomeUnknownError,
@@ -21,8 +23,11 @@ from mmapi.errors import (
     RateLimitError,
     RecipientDeferredError,
     RetryableError,
+    SpecError,
+    TemplateMismatchError,
     TransportError,
     TTLValidationError,
+    WarehouseUnreachableError,
     action_for,
     classify,
 )
@@ -207,11 +212,21 @@ def error_classes() -> list[type]:
     ]
 
 
-def test_error_classes_all_subclass_mmapi_error():
-    classes = error_classes()
+INPUT_ERRORS = {SpecError, TemplateMismatchError, ExtractError, WarehouseUnreachableError}
 
-    assert len(classes) == 12
-    assert all(issubclass(cls, MMAPIError) for cls in classes)
+
+def test_api_error_classes_all_subclass_mmapi_error():
+    api_classes = [cls for cls in error_classes() if cls not in {*INPUT_ERRORS, ConfigurationError}]
+
+    assert len(api_classes) == 12
+    assert all(issubclass(cls, MMAPIError) for cls in api_classes)
+
+
+def test_input_errors_carry_no_api_request():
+    assert not any(issubclass(cls, MMAPIError) for cls in {*INPUT_ERRORS, ConfigurationError})
+    assert issubclass(TemplateMismatchError, SpecError)
+    assert issubclass(SpecError, ValueError)
+    assert issubclass(WarehouseUnreachableError, ExtractError)
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pytest
 from prefect.cache_policies import NO_CACHE
 from prefect_sqlalchemy import SqlAlchemyConnector
 
-from mmapi.audience import WarehouseUnreachableError
-from mmapi.campaign import CampaignSpec, SpecError
+from mmapi.campaign import CampaignSpec
+from mmapi.errors import SpecError, WarehouseUnreachableError
 from mmflow.warehouse import build_demo_warehouse, demo_campaign_spec
 from tasks.extract import extract_segment
 

@@ -12,13 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from mmapi.audience import (
-    ExtractError,
-    WarehouseUnreachableError,
     extract_query,
     extract_segment,
     mask_url,
 )
 from mmapi.campaign import SegmentSource
+from mmapi.errors import ExtractError, WarehouseUnreachableError
 
 # The Postgres server of this machine (trust auth). This test must fail, not skip, without it.
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"

@@ -11,13 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from mmapi.audience import (
-    TemplateMismatchError,
     arm_of,
     extract_segment,
     message_key,
     prepare_plan,
 )
-from mmapi.campaign import SpecError
+from mmapi.errors import SpecError, TemplateMismatchError
 from mmapi.models import Component
 from mmapi.schemas import PLAN_SCHEMA, REJECTS_SCHEMA
 

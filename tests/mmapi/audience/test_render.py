@@ -8,7 +8,8 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from mmapi.audience import TemplateMismatchError, TemplateRenderer, check_template_parameters
+from mmapi.audience import TemplateRenderer, check_template_parameters
+from mmapi.errors import TemplateMismatchError
 from mmapi.models import Component
 from mmapi.templates import TemplateInfo
 

@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from mmapi.audience import SuppressionList
-from mmapi.campaign import SpecError, SuppressionSpec
+from mmapi.campaign import SuppressionSpec
+from mmapi.errors import SpecError
 from mmapi.schemas import TIMESTAMP
 
 NOW = datetime(2026, 5, 10, 12, tzinfo=UTC)
