@@ -18,7 +18,9 @@ Exception tree::
 Input and set-up errors carry no API request, so they have their own roots::
 
     SpecError (a ValueError)        a campaign spec is invalid (names the file and the field)
-    └── TemplateMismatchError       the spec's parameters do not fit the template or the segment
+    ├── TemplateMismatchError       the spec's parameters do not fit the template or the segment
+    └── SuppressionListError        a suppression list the spec names is unusable
+    RateCardError (a ValueError)    a rate card is unusable (names the file, line and column)
     ExtractError                    the segment could not be read (query failed, file missing)
     └── WarehouseUnreachableError   the warehouse did not answer or could not be opened
     ConfigurationError              a setting a flow needs is missing (API key, block name)
@@ -50,10 +52,12 @@ __all__ = [
     "MMAPIError",
     "OutcomeUnknownError",
     "PermanentRecipientError",
+    "RateCardError",
     "RateLimitError",
     "RecipientDeferredError",
     "RetryableError",
     "SpecError",
+    "SuppressionListError",
     "TTLValidationError",
     "TemplateMismatchError",
     "TransportError",
@@ -288,6 +292,14 @@ class SpecError(ValueError):
 
 class TemplateMismatchError(SpecError):
     """Raised when the spec's parameters do not fit the template or the segment's columns."""
+
+
+class SuppressionListError(SpecError):
+    """Raised when a suppression list is missing, too big, not text or has no number column."""
+
+
+class RateCardError(ValueError):
+    """Raised when a rate card is too big, not UTF-8 CSV, or has a bad column, row or value."""
 
 
 class ExtractError(RuntimeError):

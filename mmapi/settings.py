@@ -20,6 +20,9 @@ __all__ = [
     "MARKETING_TTL_MIN_SECONDS",
     "MARKETING_TTL_STEP_SECONDS",
     "MAX_MESSAGES_PER_SECOND",
+    "MAX_RATE_CARD_BYTES",
+    "MAX_SPEC_BYTES",
+    "MAX_SUPPRESSION_LIST_BYTES",
     "PAIR_RATE_BASE_DELAY_SECONDS",
     "TEMPLATES_PATH",
     "WEBHOOK_SIGNATURE_HEADER",
@@ -55,3 +58,12 @@ MARKETING_TTL_MIN_SECONDS = 43_200
 MARKETING_TTL_MAX_SECONDS = 2_592_000
 MARKETING_TTL_STEP_SECONDS = 1
 MARKETING_TTL_DEFAULT_SECONDS = 2_592_000
+
+# Size caps on the files people hand the pipeline, checked before a file is read, so a wrong
+# file (a warehouse dump passed as a spec) fails with one line instead of filling memory.
+# A spec is a page of YAML; a rate card a few thousand rows (countries x categories x dates).
+MAX_SPEC_BYTES = 1 << 20  # 1 MiB
+MAX_RATE_CARD_BYTES = 16 << 20  # 16 MiB
+# About 15 million numbers in a CSV (16 bytes a line); Parquet holds several times more.
+# The list is held in memory while the plan is prepared, so this also bounds that memory.
+MAX_SUPPRESSION_LIST_BYTES = 256 << 20  # 256 MiB

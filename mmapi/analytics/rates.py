@@ -26,12 +26,17 @@ report, never priced at 0.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pyarrow as pa
+
+from ..errors import RateCardError
+from ..input_files import read_text
+from ..settings import MAX_RATE_CARD_BYTES
 
 __all__ = [
     "DEFAULT_RATE_CARD_PATH",
@@ -78,9 +83,9 @@ def _decimal(text: str, where: str, column: str) -> Decimal:
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"{where}: {column} must be a number (got {text!r})") from None
+        raise RateCardError(f"{where}: {column} must be a number (got {text!r})") from None
     if not value.is_finite() or value < 0:
-        raise ValueError(f"{where}: {column} must be a number >= 0 (got {text!r})")
+        raise RateCardError(f"{where}: {column} must be a number >= 0 (got {text!r})")
     return value.quantize(_NANO)
 
 
@@ -91,7 +96,7 @@ def _valid_from(text: str, where: str) -> datetime:
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{where}: valid_from must be YYYY-MM-DD (got {text!r})") from None
+        raise RateCardError(f"{where}: valid_from must be YYYY-MM-DD (got {text!r})") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -104,11 +109,13 @@ def _row(raw: dict[str, str | None], where: str) -> dict[str, object]:
     currency = value["currency"].upper()
     flag = value["is_example"].lower()
     if flag not in _TRUE | _FALSE:
-        raise ValueError(f"{where}: is_example must be true or false (got {value['is_example']!r})")
+        raise RateCardError(
+            f"{where}: is_example must be true or false (got {value['is_example']!r})"
+        )
     if not _CURRENCY.match(currency):
-        raise ValueError(f"{where}: currency must be a 3-letter code (got {currency!r})")
+        raise RateCardError(f"{where}: currency must be a 3-letter code (got {currency!r})")
     if not category:
-        raise ValueError(f"{where}: pricing_category is empty")
+        raise RateCardError(f"{where}: pricing_category is empty")
     row: dict[str, object] = {
         "country": country or None,
         "pricing_category": category,
@@ -124,17 +131,27 @@ def _row(raw: dict[str, str | None], where: str) -> dict[str, object]:
     if is_cap:
         cap_text = value.get("cap_per_1000", "")
         if not cap_text:
-            raise ValueError(f"{where}: template_name {template!r} needs cap_per_1000")
+            raise RateCardError(f"{where}: template_name {template!r} needs cap_per_1000")
         cap = _decimal(cap_text, where, "cap_per_1000")
         row["cap_per_1000"] = cap
         row["cap_price"] = (cap / 1000).quantize(_NANO)
         return row
     if not _COUNTRY.match(country):
-        raise ValueError(f"{where}: country must be an ISO alpha-2 code (got {country!r})")
+        raise RateCardError(f"{where}: country must be an ISO alpha-2 code (got {country!r})")
     if not value["price"]:
-        raise ValueError(f"{where}: price is empty (a missing rate is a missing row, never 0)")
+        raise RateCardError(f"{where}: price is empty (a missing rate is a missing row, never 0)")
     row["price"] = _decimal(value["price"], where, "price")
     return row
+
+
+def _check_header(source: Path, header: list[str]) -> None:
+    """One line for a header that is missing columns or names one twice."""
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise RateCardError(f"{source}:1: column(s) {', '.join(twice)} appear more than once")
+    missing = [name for name in RATE_CARD_COLUMNS if name not in header]
+    if missing:
+        raise RateCardError(f"{source}:1: rate card lacks column(s) {', '.join(missing)}")
 
 
 def load_rate_card(path: str | Path | None = None) -> pa.Table:
@@ -148,8 +165,10 @@ def load_rate_card(path: str | Path | None = None) -> pa.Table:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: a missing column, a bad value (naming file, line and column), several
-            currencies, or two rows for the same key and date.
+        RateCardError: (a ValueError) a file over `MAX_RATE_CARD_BYTES`, empty, not UTF-8,
+            a missing or repeated column, a row with extra fields, a bad value, several
+            currencies, or two rows for the same key and date; the message names the file,
+            the line and the column.
 
     Example:
         >>> card = load_rate_card()
@@ -159,25 +178,40 @@ def load_rate_card(path: str | Path | None = None) -> pa.Table:
     source = Path(path) if path is not None else DEFAULT_RATE_CARD_PATH
     if not source.is_file():
         raise FileNotFoundError(f"{source}: rate card not found")
-    with source.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+    text = read_text(source, what="rate card", max_bytes=MAX_RATE_CARD_BYTES, error=RateCardError)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         header = [name.strip() for name in reader.fieldnames or []]
+        _check_header(source, header)
         reader.fieldnames = header
-        missing = [name for name in RATE_CARD_COLUMNS if name not in header]
-        if missing:
-            raise ValueError(f"{source}: rate card lacks column(s) {', '.join(missing)}")
-        rows = [_row(raw, f"{source}:{reader.line_num}") for raw in reader]
+        rows: list[dict[str, object]] = []
+        lines: list[int] = []
+        for raw in reader:
+            where = f"{source}:{reader.line_num}"
+            if None in raw or None in raw.values():
+                fields = len(header) + len(raw.get(None, [])) - list(raw.values()).count(None)
+                raise RateCardError(f"{where}: {fields} fields, the header has {len(header)}")
+            rows.append(_row(raw, where))
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        # The record that failed starts on the line after the last one read.
+        raise RateCardError(f"{source}:{reader.line_num + 1}: not valid CSV ({exc})") from None
+    if not rows:
+        raise RateCardError(f"{source}: rate card has a header but no rates")
     currencies = sorted({str(row["currency"]) for row in rows})
     if len(currencies) > 1:
-        raise ValueError(
+        raise RateCardError(
             f"{source}: rates in several currencies ({', '.join(currencies)}); convert them to one"
         )
-    seen: set[tuple[object, ...]] = set()
-    for row in rows:
+    seen: dict[tuple[object, ...], int] = {}
+    for row, line in zip(rows, lines, strict=True):
         key = (row["country"], row["pricing_category"], row["template_name"], row["valid_from"])
         if key in seen:
-            raise ValueError(f"{source}: two rows for {key[:3]} from {key[3]:%Y-%m-%d}")
-        seen.add(key)
+            raise RateCardError(
+                f"{source}:{line}: two rows for (country, pricing_category, template_name) "
+                f"{key[:3]} from {key[3]:%Y-%m-%d}: lines {seen[key]} and {line}"
+            )
+        seen[key] = line
     rows.sort(
         key=lambda r: (
             str(r["template_name"] or ""),

@@ -20,10 +20,12 @@ from mmapi.errors import (
     MMAPIError,
     OutcomeUnknownError,
     PermanentRecipientError,
+    RateCardError,
     RateLimitError,
     RecipientDeferredError,
     RetryableError,
     SpecError,
+    SuppressionListError,
     TemplateMismatchError,
     TransportError,
     TTLValidationError,
@@ -212,7 +214,14 @@ def error_classes() -> list[type]:
     ]
 
 
-INPUT_ERRORS = {SpecError, TemplateMismatchError, ExtractError, WarehouseUnreachableError}
+INPUT_ERRORS = {
+    SpecError,
+    TemplateMismatchError,
+    SuppressionListError,
+    RateCardError,
+    ExtractError,
+    WarehouseUnreachableError,
+}
 
 
 def test_api_error_classes_all_subclass_mmapi_error():
@@ -225,7 +234,9 @@ def test_api_error_classes_all_subclass_mmapi_error():
 def test_input_errors_carry_no_api_request():
     assert not any(issubclass(cls, MMAPIError) for cls in {*INPUT_ERRORS, ConfigurationError})
     assert issubclass(TemplateMismatchError, SpecError)
+    assert issubclass(SuppressionListError, SpecError)
     assert issubclass(SpecError, ValueError)
+    assert issubclass(RateCardError, ValueError)
     assert issubclass(WarehouseUnreachableError, ExtractError)
 
 

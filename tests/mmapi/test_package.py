@@ -17,7 +17,7 @@ import mmapi
 
 # Submodules whose names are deliberately not re-exported by `mmapi/__init__.py`: constants
 # (`settings`, `schemas`) and the pipeline's own machinery (`ledger`, `chunks`, `sql`,
-# `child_server`), read as
+# `child_server`, `input_files`), read as
 # `mmapi.ledger.Ledger` and so on; the top level is the client-side API.
 NOT_REEXPORTED = {
     "mmapi.settings",
@@ -26,6 +26,7 @@ NOT_REEXPORTED = {
     "mmapi.ledger",
     "mmapi.chunks",
     "mmapi.child_server",
+    "mmapi.input_files",
 }
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
