@@ -47,6 +47,7 @@ class ChildServer:
 
     Attributes:
         host: The loopback address the child binds.
+        port: The port it binds (0 = any free one).
         url: `http://host:port`, once started.
     """
 
@@ -54,8 +55,12 @@ class ChildServer:
     health_path: ClassVar[str]
     stop_timeout: ClassVar[float] = 10.0
 
-    def __init__(self, *, host: str = "127.0.0.1", startup_timeout: float = 20.0) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 20.0
+    ) -> None:
         self.host = host
+        # 0 = any free port. A fixed one lets a restarted server keep its URL (chaos runs).
+        self.port = port
         self.startup_timeout = startup_timeout
         self.url = ""
         self._process: subprocess.Popen[str] | None = None
@@ -73,7 +78,7 @@ class ChildServer:
         """Start the child process and wait until its health path answers."""
         # -c rather than -m: the package imports its server module, which -m would run twice.
         command = [sys.executable, "-c", f"from {self.main_module} import main; main()"]
-        command += ["--host", self.host, "--port", "0", "--config-stdin", "--announce"]
+        command += ["--host", self.host, "--port", str(self.port), "--config-stdin", "--announce"]
         # The child must import this very package, wherever the parent found it.
         env = dict(os.environ)
         package_root = str(Path(__file__).resolve().parents[1])

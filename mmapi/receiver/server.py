@@ -83,6 +83,7 @@ class ReceiverServer(ChildServer):
     Attributes:
         config: Where to write, limits, secrets.
         host: The loopback address it binds.
+        port: The port it binds (0 = any free one; give the old one to restart in place).
         url: `http://host:port`, once started.
 
     Example:
@@ -96,9 +97,14 @@ class ReceiverServer(ChildServer):
     stop_timeout = 15.0
 
     def __init__(
-        self, config: ReceiverConfig, *, host: str = "127.0.0.1", startup_timeout: float = 20.0
+        self,
+        config: ReceiverConfig,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout: float = 20.0,
     ) -> None:
-        super().__init__(host=host, startup_timeout=startup_timeout)
+        super().__init__(host=host, port=port, startup_timeout=startup_timeout)
         self.config = config
 
     @property

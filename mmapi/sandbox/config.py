@@ -72,6 +72,8 @@ RUNTIME_FIELDS = frozenset(
         "ad_sync_seconds",
         "p_duplicate",
         "p_late",
+        "p_130429",
+        "p_redeliver",
     }
 )
 
@@ -157,6 +159,10 @@ class SandboxConfig(BaseModel):
     p_accept_then_drop: Probability = Field(
         default=0.0, description="Accepted, then the connection closes without an answer."
     )
+    p_130429: Probability = Field(
+        default=0.0,
+        description="Answered 130429 whatever the rate: raised for a while, a throughput storm.",
+    )
     p_131000: Probability = Field(
         default=0.0, description="Accepted, then a failed webhook with code 131000."
     )
@@ -221,6 +227,10 @@ class SandboxConfig(BaseModel):
     )
     p_late: Probability = Field(
         default=0.05, description="An event is held back, so it may overtake or be overtaken."
+    )
+    p_redeliver: Probability = Field(
+        default=0.0,
+        description="A body the receiver took is POSTed again, byte for byte (at-least-once).",
     )
     late_max_seconds: Seconds = Field(
         default=1800.0, description="Largest simulated hold-back of a late event."

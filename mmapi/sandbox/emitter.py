@@ -81,6 +81,7 @@ class Emitter:
         self.events_delivered = 0
         self.retries = 0
         self.failures = 0
+        self.redelivered = 0
 
     def set_config(self, config: SandboxConfig) -> None:
         """Use a changed configuration from now on."""
@@ -157,31 +158,46 @@ class Emitter:
             secret = config.webhook_secret.get_secret_value()
             headers[WEBHOOK_SIGNATURE_HEADER] = sign_body(body, secret)
         try:
-            for attempt in range(config.webhook_max_attempts):
-                try:
-                    taken = await self.sink.deliver(body, headers)
-                except Exception:  # a sink bug must not kill the emitter; count and retry
-                    logger.exception("webhook sink failed")
-                    taken = False
-                if taken:
-                    for code, ts in chunk:
-                        self.truth.add_event(code, ts)
-                    self.bodies_delivered += 1
-                    self.events_delivered += len(chunk)
-                    return
-                if attempt + 1 == config.webhook_max_attempts:
-                    self.failures += 1
-                    return
-                self.retries += 1
-                backoff = min(
-                    config.webhook_retry_max_seconds, config.webhook_retry_base_seconds * 2**attempt
-                )
-                await asyncio.sleep(backoff * self.rng.uniform(0.5, 1.0))
+            taken = await self._deliver_with_retries(body, headers, chunk)
+            if taken and config.p_redeliver and self.rng.random() < config.p_redeliver:
+                # At-least-once delivery: the same bytes again a little later, as when Meta
+                # never saw the acknowledgement. Its events are recorded as duplicates.
+                self.redelivered += 1
+                await asyncio.sleep(self.rng.uniform(0.0, config.webhook_retry_max_seconds))
+                again = [(code | DUP_FLAG, ts) for code, ts in chunk]
+                await self._deliver_with_retries(body, headers, again)
         finally:
             self._slots.release()
             self._inflight -= 1
             if self._inflight == 0:
                 self._idle.set()
+
+    async def _deliver_with_retries(
+        self, body: bytes, headers: dict[str, str], chunk: list[tuple[int, int]]
+    ) -> bool:
+        """POST one body until the sink takes it or the attempts run out; True if taken."""
+        config = self.config
+        for attempt in range(config.webhook_max_attempts):
+            try:
+                taken = await self.sink.deliver(body, headers)
+            except Exception:  # a sink bug must not kill the emitter; count and retry
+                logger.exception("webhook sink failed")
+                taken = False
+            if taken:
+                for code, ts in chunk:
+                    self.truth.add_event(code, ts)
+                self.bodies_delivered += 1
+                self.events_delivered += len(chunk)
+                return True
+            if attempt + 1 == config.webhook_max_attempts:
+                break
+            self.retries += 1
+            backoff = min(
+                config.webhook_retry_max_seconds, config.webhook_retry_base_seconds * 2**attempt
+            )
+            await asyncio.sleep(backoff * self.rng.uniform(0.5, 1.0))
+        self.failures += 1
+        return False
 
     # Lifecycle.
 
@@ -244,6 +260,7 @@ class Emitter:
             "bodies_delivered": self.bodies_delivered,
             "events_delivered": self.events_delivered,
             "retries": self.retries,
+            "redelivered_bodies": self.redelivered,
             "failed_bodies": self.failures,
             "sim_time": self.clock.now(),
         }

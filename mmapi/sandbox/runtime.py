@@ -211,6 +211,9 @@ class SandboxRuntime:
             )
         if self._meta_bucket is not None and not self._meta_bucket.try_take(now):
             return self._error(130429, "Message throughput has been reached.", mm=mm)
+        if config.p_130429 and self.rng.random() < config.p_130429:
+            stats.faults["storm_130429"] += 1
+            return self._error(130429, "Message throughput has been reached.", mm=mm)
 
         fault = Fault.NONE
         draw = self.rng.random()

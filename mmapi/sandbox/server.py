@@ -124,6 +124,10 @@ class SandboxServer(ChildServer):
         answer.raise_for_status()
         return answer.json()
 
+    def health(self) -> dict[str, Any]:
+        """`GET /sandbox/health`: status, messages accepted so far, simulated time."""
+        return self._call("GET", "/sandbox/health")
+
     def flush(self) -> dict[str, Any]:
         """`POST /sandbox/flush`: deliver every scheduled webhook now."""
         return self._call("POST", "/sandbox/flush")
