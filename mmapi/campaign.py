@@ -43,8 +43,14 @@ from pydantic import (
 )
 
 from .errors import SpecError
+from .input_files import read_text
 from .models import PolicyField, ProductPolicy
-from .settings import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MESSAGES_PER_SECOND, MAX_MESSAGES_PER_SECOND
+from .settings import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MESSAGES_PER_SECOND,
+    MAX_MESSAGES_PER_SECOND,
+    MAX_SPEC_BYTES,
+)
 from .templates import validate_marketing_ttl
 
 __all__ = [
@@ -244,20 +250,26 @@ class CampaignSpec(BaseModel):
         """Load and validate a spec file.
 
         Raises:
-            SpecError: unreadable file, not a mapping, duplicate keys, or invalid fields; the
-                message names the file and each bad field.
+            SpecError: a missing, empty, oversized (`MAX_SPEC_BYTES`) or non-UTF-8 file, bad
+                YAML, duplicate keys, not a mapping, or invalid fields; one line naming the
+                file and each bad field (and the line for YAML problems).
         """
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError(f"{path}: cannot read the campaign spec ({exc})") from None
+        text = read_text(path, what="campaign spec", max_bytes=MAX_SPEC_BYTES, error=SpecError)
         try:
             data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            problem = " ".join(str(exc.problem or exc.context or exc).split())
+            raise SpecError(f"{path}: {where}not valid YAML ({problem})") from None
         except yaml.YAMLError as exc:
-            raise SpecError(f"{path}: not valid YAML ({exc})") from None
+            raise SpecError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+        if data is None:
+            raise SpecError(f"{path}: the campaign spec holds no fields")
         if not isinstance(data, dict):
-            raise SpecError(f"{path}: a campaign spec must be a mapping of fields")
+            kind = type(data).__name__
+            raise SpecError(f"{path}: a campaign spec must be a mapping of fields (got a {kind})")
         return cls.from_mapping(data, source=str(path))
 
     @classmethod
@@ -266,21 +278,37 @@ class CampaignSpec(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
+            # One line: pydantic's messages are single lines, but a value may hold new lines.
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in error['loc']) or '(spec)'}: {error['msg']}"
+                f"{'.'.join(str(p) for p in error['loc']) or '(spec)'}: "
+                + " ".join(error["msg"].split())
                 for error in exc.errors()
             )
             raise SpecError(f"{source}: {problems}") from None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of keeping the last one silently."""
+    """SafeLoader that refuses duplicate keys (instead of keeping the last one silently),
+    field names that are not text, and aliases (a few `*name` lines can expand to billions of
+    values: the "billion laughs" file)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed", self.peek_event().start_mark
+            )
+        return super().compose_node(parent, index)
 
 
 def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node)
+        if not isinstance(key, str):
+            # `1: x` or `[a]: x` would reach pydantic as a field name that is not text.
+            raise yaml.constructor.ConstructorError(
+                None, None, f"field names are text (got {key!r})", key_node.start_mark
+            )
         if key in mapping:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark

@@ -240,6 +240,7 @@ def send(
     except OSError as exc:
         raise fail(f"{out}: output folder not writable ({exc.strerror})", EXIT_BAD_INPUT) from None
     _preflight(spec, base_url)
+    _check_suppression(spec, events)
     with _prefect_server():
         from flows.send_campaign import send_campaign
 
@@ -318,6 +319,23 @@ def _preflight(spec: CampaignSpec, base_url: str | None) -> None:
         raise fail(
             f"API {url.scheme}://{url.netloc} unreachable ({exc})", EXIT_UNREACHABLE
         ) from None
+
+
+def _check_suppression(spec: CampaignSpec, events: Path | None) -> None:
+    """Read the suppression lists and events once before the flow starts.
+
+    Inside the flow a bad list fails the run with a logged traceback; here it is one line
+    (exit 2) and nothing has started. The flow reads them again: they may change meanwhile.
+    """
+    from mmapi.audience import SuppressionList
+    from mmapi.errors import SpecError
+
+    try:
+        SuppressionList.load(
+            spec.suppression, default_region=spec.default_region, events_dir=events
+        )
+    except SpecError as exc:
+        raise fail(str(exc), EXIT_BAD_INPUT) from None
 
 
 def _finish(state: State) -> None:

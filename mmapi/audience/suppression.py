@@ -10,8 +10,11 @@ Sources, in the order a recipient's reason is chosen when several apply:
 | `suppressed_131049` | (optional) hit the per-user marketing limit in the last N hours |
 
 List entries are normalised like the segment (default region), so people can write them any
-way; entries that are not numbers are counted, not fatal. A named events folder or list that
-does not exist is an error: a typo must not silently switch suppression off.
+way; entries that are not numbers are counted, not fatal, and duplicates count once. A named
+events folder or list that does not exist is an error, and so is a list in which no entry is a
+number: a typo or the wrong column must not silently switch suppression off. A list file is
+checked before it is read (`mmapi.input_files`): at most `MAX_SUPPRESSION_LIST_BYTES`, UTF-8
+CSV (with a header, or a single column without one) or Parquet with a text or integer column.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..campaign import SuppressionSpec
-from ..errors import SpecError
+from ..errors import SpecError, SuppressionListError
+from ..input_files import check_file, check_text_encoding
+from ..settings import MAX_SUPPRESSION_LIST_BYTES
 from ..sql import load_sql
 from .phones import normalize_phones
 
@@ -53,24 +58,86 @@ def _query(sql_name: str, params: dict[str, object]) -> pa.Array:
     return pc.filter(recipients, pc.greater(pc.utf8_length(recipients), 0))
 
 
-def _list_values(path: Path) -> pa.Array:
-    if not path.is_file():
-        raise SpecError(f"suppression list {path} not found")
-    if path.name.lower().endswith((".csv", ".csv.gz")):
+# Arrow types a list column may have: text, numbers of a numeric export (as `normalize_phones`
+# reads them), or nothing at all (an empty list).
+_LIST_TYPES = (
+    pa.types.is_string,
+    pa.types.is_large_string,
+    pa.types.is_integer,
+    pa.types.is_floating,
+    pa.types.is_null,
+)
+
+
+def _list_column(path: Path, names: list[str]) -> str:
+    if "recipient" in names:
+        return "recipient"
+    if len(names) == 1:
+        return names[0]
+    raise SuppressionListError(
+        f"{path}: give a 'recipient' column or a single column (found {', '.join(names)})"
+    )
+
+
+def _read_csv_list(path: Path, default_region: str | None) -> pa.Array:
+    check_text_encoding(
+        path,
+        what="suppression list",
+        max_bytes=MAX_SUPPRESSION_LIST_BYTES,
+        error=SuppressionListError,
+    )
+    try:
         with duckdb.connect() as connection:
             table = connection.sql(
                 load_sql("audience/read_csv"), params={"path": str(path)}
             ).to_arrow_table()
-    else:
-        table = pq.read_table(path)
-    if "recipient" in table.column_names:
-        return table.column("recipient").combine_chunks()
-    if table.num_columns == 1:
-        return table.column(0).combine_chunks()
-    raise SpecError(
-        f"suppression list {path}: give a 'recipient' column or a single column "
-        f"(found {', '.join(table.column_names)})"
+    except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise SuppressionListError(f"{path}: not a readable CSV list ({first_line})") from None
+    column = _list_column(path, table.column_names)
+    values = table.column(column).combine_chunks()
+    header_is_a_number = normalize_phones(pa.array([column]), default_region).recipient[0].is_valid
+    if column != "recipient" and header_is_a_number:
+        # A list without a header: its first number was read as the column's name.
+        values = pa.concat_arrays([pa.array([column], values.type), values])
+    return values
+
+
+def _read_parquet_list(path: Path) -> pa.Array:
+    check_file(
+        path,
+        what="suppression list",
+        max_bytes=MAX_SUPPRESSION_LIST_BYTES,
+        error=SuppressionListError,
     )
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise SuppressionListError(
+            f"{path}: not a Parquet file ({exc}); a list is .csv, .csv.gz or .parquet"
+        ) from None
+    column = _list_column(path, schema.names)
+    kind = schema.field(column).type
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if not any(check(kind) for check in _LIST_TYPES):
+        raise SuppressionListError(
+            f"{path}: column {column!r} is {kind}; phone numbers must be text or digits"
+        )
+    try:
+        values = pq.read_table(path, columns=[column]).column(column).combine_chunks()
+    except (pa.ArrowException, OSError) as exc:
+        raise SuppressionListError(f"{path}: cannot read column {column!r} ({exc})") from None
+    return values.dictionary_decode() if pa.types.is_dictionary(values.type) else values
+
+
+def _list_values(path: Path, default_region: str | None) -> pa.Array:
+    """The raw entries of a list file, after the checks of `mmapi.input_files`."""
+    if not path.exists():
+        raise SuppressionListError(f"suppression list {path} not found")
+    if path.name.lower().endswith((".csv", ".csv.gz")):
+        return _read_csv_list(path, default_region)
+    return _read_parquet_list(path)
 
 
 @dataclass(frozen=True)
@@ -114,7 +181,11 @@ class SuppressionList:
             now: The time the 131049 window ends (default: now, UTC).
 
         Raises:
-            SpecError: a named folder or list file does not exist or has no usable column.
+            SpecError: the named events folder does not exist.
+            SuppressionListError: (a SpecError) a list file is missing, empty, over
+                `MAX_SUPPRESSION_LIST_BYTES`, not UTF-8 CSV or Parquet, has no usable column
+                or a column of the wrong type, or holds no phone number at all; the message
+                names the file and the column.
         """
         parts: list[tuple[str, pa.Array]] = []
         unreadable = 0
@@ -137,8 +208,16 @@ class SuppressionList:
                 parts.append(("suppressed_131049", _query("audience/failed_recipients", params)))
         paths = [Path(p) for p in ([spec.list_path] if spec.list_path else []) + (list_paths or [])]
         for path in paths:
-            phones = normalize_phones(_list_values(path), default_region)
-            unreadable += int(pc.sum(phones.recipient.is_null()).as_py() or 0)
+            entries = _list_values(path, default_region)
+            phones = normalize_phones(entries, default_region)
+            bad = int(pc.sum(phones.recipient.is_null()).as_py() or 0)
+            if entries.null_count < len(entries) and bad == len(entries):
+                # Emails or customer ids instead of numbers: suppression would be silently off.
+                raise SuppressionListError(
+                    f"{path}: none of its {len(entries):,} entries is a phone number "
+                    f"(first: {str(entries[0].as_py())[:40]!r})"
+                )
+            unreadable += bad
             parts.append(("suppressed_list", pc.drop_null(phones.recipient)))
         parts.sort(key=lambda part: SUPPRESSION_REASONS.index(part[0]))
         counts = {reason: 0 for reason in SUPPRESSION_REASONS}

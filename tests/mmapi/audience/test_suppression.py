@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from mmapi.audience import SuppressionList
 from mmapi.campaign import SuppressionSpec
-from mmapi.errors import SpecError
+from mmapi.errors import SpecError, SuppressionListError
 from mmapi.schemas import TIMESTAMP
 
 NOW = datetime(2026, 5, 10, 12, tzinfo=UTC)
@@ -171,3 +172,100 @@ def test_suppression_list_needs_a_recipient_column(tmp_path):
         SuppressionList.load(
             SuppressionSpec(list_path=str(tmp_path / "list.parquet")), default_region="DE"
         )
+
+
+def _load_list(path: Path) -> SuppressionList:
+    return SuppressionList.load(SuppressionSpec(list_path=str(path)), default_region="DE")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("list.csv", b"", "is empty"),
+        ("list.csv", "recipient\nJosé,+4915100000040\n".encode("latin-1"), "line 2: not UTF-8"),
+        ("list.csv", "recipient\n+4915100000040\n".encode("utf-16"), "UTF-16"),
+        ("list.csv", "recipient\n+4915100000040\n".encode("utf-16-le"), "NUL bytes"),
+        ("list.csv", b"recipient\nemail\na@example.com\nb@example.com\n", "no"),
+        ("list.csv", b"id,email\n1,a@example.com\n", "found id, email"),
+        ("list.parquet", bytes(range(256)) * 8, "not a Parquet file"),
+        ("list.csv.gz", b"not gzip at all", "cannot read"),
+        ("list.xlsx", b"PK\x03\x04 a spreadsheet", "not a Parquet file"),
+    ],
+    ids=[
+        "empty",
+        "latin-1",
+        "utf-16",
+        "utf-16-without-bom",
+        "no-numbers",
+        "missing-column",
+        "binary-parquet",
+        "bad-gzip",
+        "spreadsheet",
+    ],
+)
+def test_suppression_list_bad_file_is_one_error_naming_it(tmp_path, name, data, reason):
+    path = tmp_path / name
+    path.write_bytes(data)
+
+    with pytest.raises(SuppressionListError) as caught:
+        _load_list(path)
+    message = str(caught.value)
+    assert message.startswith(str(path))
+    assert reason in message
+    assert "\n" not in message
+
+
+def test_suppression_list_with_only_non_numbers_names_the_file(tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_text("recipient\na@example.com\nb@example.com\n")
+
+    # The wrong column would switch suppression off without a word: refused instead.
+    with pytest.raises(SuppressionListError, match=r"none of its 2 entries is a phone number"):
+        _load_list(path)
+
+
+def test_suppression_list_column_of_wrong_type_names_the_column(tmp_path):
+    path = tmp_path / "list.parquet"
+    pq.write_table(pa.table({"recipient": pa.array([1, 2], pa.date32())}), path)
+
+    with pytest.raises(SuppressionListError, match=r"column 'recipient' is date32"):
+        _load_list(path)
+
+
+def test_suppression_list_duplicates_and_encodings_that_work(tmp_path):
+    with_bom = tmp_path / "excel.csv"
+    with_bom.write_bytes("recipient\n+49 151 00000050\n".encode("utf-8-sig"))
+    duplicates = tmp_path / "dups.csv"
+    duplicates.write_text("recipient\n+4915100000051\n+49 151 00000051\n015100000051\n")
+    no_header = tmp_path / "no_header.csv.gz"
+    no_header.write_bytes(gzip.compress(b"+4915100000052\n0151 00000053\n"))
+    digits = tmp_path / "digits.parquet"
+    pq.write_table(pa.table({"wa_id": [4915100000054, 4915100000054]}), digits)
+
+    suppression = SuppressionList.load(
+        SuppressionSpec(list_path=str(with_bom)),
+        default_region="DE",
+        list_paths=[duplicates, no_header, digits],
+    )
+
+    assert sorted(_reasons(suppression)) == [f"49151000000{n}" for n in range(50, 55)]
+    assert suppression.unreadable == 0
+
+
+def test_suppression_list_over_the_size_cap_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "list.csv"
+    path.write_text("recipient\n" + "+4915100000060\n" * 200)
+    monkeypatch.setattr("mmapi.audience.suppression.MAX_SUPPRESSION_LIST_BYTES", 1024)
+
+    with pytest.raises(SuppressionListError, match=r"3,010 bytes, over the 1,024 bytes limit"):
+        _load_list(path)
+
+
+def test_suppression_list_gzip_that_unpacks_past_the_cap_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "list.csv.gz"
+    path.write_bytes(gzip.compress(b"recipient\n" + b"+4915100000061\n" * 400_000))
+    monkeypatch.setattr("mmapi.audience.suppression.MAX_SUPPRESSION_LIST_BYTES", 2 << 20)
+    assert path.stat().st_size < 2 << 20  # small on disk, 6 MB unpacked
+
+    with pytest.raises(SuppressionListError, match=r"unpacks to over 2\.0 MiB"):
+        _load_list(path)
