@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test audit lint bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +14,15 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/mmflow demo
 
-test: $(STAMP)
+test: $(STAMP) audit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# Known vulnerabilities of every pin in requirements.lock, from PyPI's data (pip-audit);
+# exits 1 on one not listed in README's "Dependency audit". Part of `make test`, so CI runs it.
+audit: $(STAMP)
+	$(BIN)/python tools/audit_dependencies.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/send_client.py
