@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ from .throttle import RetryBudget
 __all__ = ["ChunkResult", "LedgerWriter", "build_messages", "send_chunk_messages"]
 
 OUTCOME_FLUSH_SECONDS = 0.25
+
+logger = logging.getLogger("mmapi.chunks")
 
 
 class LedgerWriter:
@@ -46,6 +49,7 @@ class LedgerWriter:
         self._claim_task: asyncio.Task[None] | None = None
         self._outcomes: list[SendOutcome] = []
         self._outcome_task: asyncio.Task[None] | None = None
+        self._flush_now = asyncio.Event()
         self._db = asyncio.Lock()
 
     async def claim(self, message: OutgoingMessage) -> bool:
@@ -82,26 +86,37 @@ class LedgerWriter:
 
     async def _flush_outcomes_later(self) -> None:
         try:
-            await asyncio.sleep(OUTCOME_FLUSH_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), OUTCOME_FLUSH_SECONDS)
             await self.flush()
+        except Exception as exc:  # the outcomes stay buffered: the next flush retries them
+            logger.warning("ledger commit of outcomes failed, will retry: %s", exc)
         finally:
             self._outcome_task = None
 
     async def flush(self) -> None:
-        """Commit every buffered outcome now."""
-        while self._outcomes:
-            batch, self._outcomes = self._outcomes, []
-            async with self._db:
-                await asyncio.to_thread(self.ledger.record_outcomes, batch)
+        """Commit every buffered outcome now.
+
+        A batch that fails to commit goes back to the buffer, so the error (raised here)
+        never hides an outcome: the chunk fails, and its messages stay `in_flight` in the
+        ledger for the next run to reconcile, instead of passing for finished.
+        """
+        async with self._db:
+            while self._outcomes:
+                batch, self._outcomes = self._outcomes, []
+                try:
+                    await asyncio.to_thread(self.ledger.record_outcomes, batch)
+                except BaseException:
+                    self._outcomes[:0] = batch
+                    raise
 
     async def aclose(self) -> None:
-        """Wait for pending claims, then commit the remaining outcomes."""
+        """Wait for pending claims, then commit the remaining outcomes (raising if it fails)."""
         if self._claim_task is not None:
             await self._claim_task
+        self._flush_now.set()  # the background flush commits at once instead of sleeping
         if self._outcome_task is not None:
-            self._outcome_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._outcome_task
+            await self._outcome_task
         await self.flush()
 
 

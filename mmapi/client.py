@@ -8,6 +8,7 @@ made by exception class (see `mmapi.errors`); `BatchSender` is the caller that d
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import httpx
@@ -176,26 +177,52 @@ class MMClient:
         """Send one template through the Cloud API (`POST /messages`), the comparison arm."""
         return await self._send(CLOUD_MESSAGES_PATH, request.to_json())
 
-    async def send_body(self, endpoint: Endpoint, body: bytes) -> SendResponse:
+    async def send_body(
+        self,
+        endpoint: Endpoint,
+        body: bytes,
+        *,
+        before_send: Callable[[], Awaitable[bool]] | None = None,
+    ) -> SendResponse | None:
         """Send a request body that was validated when it was built (see `OutgoingMessage.of`).
 
         Same answers and errors as `send_marketing_message`; this is the batch sender's path.
+
+        Args:
+            endpoint: `marketing_messages` or `messages`.
+            body: The JSON request body.
+            before_send: Awaited once the throttle has given the request its turn, just before
+                it leaves; if it returns False the request is not sent and None is returned.
+                The batch sender commits its ledger claim here, so a crash can leave only
+                requests that were about to leave (not ones still queued) in doubt.
         """
-        return await self._send(_SEND_PATHS[endpoint], body)
+        path = _SEND_PATHS[endpoint]
+        request = self._send_request(path, body)
+        async with self.throttle.slot():
+            if before_send is not None and not await before_send():
+                return None
+            response = await self._exchange(request)
+        return self._send_answer(response, path)
 
     async def _send(self, path: str, body: bytes) -> SendResponse:
+        request = self._send_request(path, body)
+        async with self.throttle.slot():
+            response = await self._exchange(request)
+        return self._send_answer(response, path)
+
+    def _send_request(self, path: str, body: bytes) -> httpx.Request:
         # Sends skip httpx.AsyncClient's per-request work (URL merging, cookies, auth, hooks):
         # at 1,000 requests/s it cost more CPU than the request itself. The request is still an
         # httpx.Request through the same transport, so mock and ASGI transports work as ever.
-        request = httpx.Request(
+        return httpx.Request(
             "POST",
             self._send_urls[path],
             headers=self._send_headers,
             content=body,
             extensions={"timeout": self._timeout_extension},
         )
-        async with self.throttle.slot():
-            response = await self._exchange(request)
+
+    def _send_answer(self, response: httpx.Response, path: str) -> SendResponse:
         if response.status_code == 200:
             try:
                 return SendResponse.model_validate_json(response.content)

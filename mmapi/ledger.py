@@ -38,6 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from .schemas import SENDS_SCHEMA
 from .sender import OutcomeState, SendOutcome
@@ -113,10 +114,12 @@ class StatusSighting:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # The busy timeout first: the journal-mode pragma itself must wait for a busy database
+    # (a connection opened mid-send) instead of failing with "database is locked".
+    cursor.execute("PRAGMA busy_timeout=30000")
     # WAL + FULL: a committed in_flight mark survives a SIGKILL and a power cut.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -176,6 +179,14 @@ class Ledger:
         ]
         if not records:
             return 0
+        try:
+            return self._insert_plan(records)
+        except IntegrityError:
+            # Another worker planned the same campaign at the same moment and committed
+            # first: planning again inserts only what it did not.
+            return self._insert_plan(records)
+
+    def _insert_plan(self, records: list[dict[str, Any]]) -> int:
         campaign_id = records[0]["campaign_id"]
         chunk_ids = sorted({r["chunk"] for r in records})
         with self.engine.begin() as connection:

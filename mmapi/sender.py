@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -141,9 +142,11 @@ class BatchSender:
         pair_delay_seconds: First wait of a pair-limited recipient; then 4x longer each time
             (4, 16, 64 s by default, as the API asks).
         backoff_base: First step of the exponential backoff for retryable errors.
-        claim: Awaited once before a message's first request; the message is sent only if it
-            returns True (the ledger commits `in_flight` there; False means another worker
-            owns the message, which then ends `skipped`).
+        claim: Awaited once per message, when its first request has its turn from the
+            throttle and is about to leave; the message is sent only if it returns True (the
+            ledger commits `in_flight` there; False means another worker owns the message,
+            which then ends `skipped`). Claiming at that moment, not when a worker picks the
+            message up, means a crash leaves in doubt only requests that were leaving.
         on_outcome: Called once per message with its final outcome.
 
     Example:
@@ -211,8 +214,6 @@ class BatchSender:
         self.retry_budget.record_attempt()
         if self._stop is not None:
             return self._finish(outcome, OutcomeState.NOT_SENT)
-        if self._claim is not None and not await self._claim(message):
-            return self._finish(outcome, OutcomeState.SKIPPED)
         while True:
             if self._stop is not None:
                 return self._finish(outcome, OutcomeState.NOT_SENT)
@@ -220,7 +221,7 @@ class BatchSender:
             if outcome.first_sent_at is None:
                 outcome.first_sent_at = time.time()
             try:
-                answer = await self._request(message)
+                answer = await self._request(message, first=outcome.attempts == 1)
             except OutcomeUnknownError as exc:
                 outcome.error_title = str(exc)
                 return self._finish(outcome, OutcomeState.UNKNOWN)
@@ -250,6 +251,8 @@ class BatchSender:
                 continue
             except APIError as exc:
                 return self._finish(outcome, OutcomeState.REJECTED, exc)
+            if answer is None:
+                return self._finish(outcome, OutcomeState.SKIPPED)
             outcome.wamid = answer.wamid
             outcome.message_status = answer.message_status
             return self._finish(outcome, OutcomeState.ACCEPTED)
@@ -259,8 +262,12 @@ class BatchSender:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
 
-    async def _request(self, message: OutgoingMessage) -> SendResponse:
-        return await self.client.send_body(message.endpoint, message.body)
+    async def _request(self, message: OutgoingMessage, *, first: bool) -> SendResponse | None:
+        """Send once; None when the claim (made on the first attempt only) was refused."""
+        if not first or self._claim is None:
+            return await self.client.send_body(message.endpoint, message.body)
+        claim = functools.partial(self._claim, message)
+        return await self.client.send_body(message.endpoint, message.body, before_send=claim)
 
     @staticmethod
     def _finish(

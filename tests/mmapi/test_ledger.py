@@ -66,6 +66,28 @@ def test_plan_is_idempotent_and_chunked(ledger: Ledger):
     assert ledger.planned_keys("c1", 2) == [f"c1-{i:05d}" for i in range(20, 25)]
 
 
+def test_workers_planning_the_same_campaign_at_once_plan_each_message_once(ledger: Ledger):
+    # Several workers start one campaign together: each plans it; none may fail or double it.
+    plan = _plan("c1", 3000)
+    others = [Ledger(ledger.engine.url.render_as_string(hide_password=False)) for _ in range(3)]
+    start = threading.Barrier(len(others))
+    new: list[int] = []
+
+    def worker(worker_ledger: Ledger) -> None:
+        start.wait()
+        new.append(worker_ledger.plan(plan, chunk_size=500, ttl_seconds=None))
+
+    threads = [threading.Thread(target=worker, args=(other,)) for other in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for other in others:
+        other.dispose()
+    assert sorted(new) == [0, 0, 3000]
+    assert ledger.counts("c1") == {LedgerState.PLANNED: 3000}
+
+
 def test_mark_in_flight_moves_only_planned(ledger: Ledger):
     ledger.plan(_plan("c1", 5), chunk_size=10, ttl_seconds=None)
     assert ledger.mark_in_flight(["c1-00000", "c1-00001"]) == {"c1-00000", "c1-00001"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 
 import httpx
@@ -180,6 +181,33 @@ async def test_claim_runs_once_before_first_request_and_can_refuse():
     assert script.requests["4915100000002"] == 0
     skipped = next(o for o in outcomes if o.key == "k2")
     assert skipped.state is OutcomeState.SKIPPED
+
+
+async def test_claims_wait_for_the_throttle_so_a_crash_leaves_few_in_doubt():
+    # 40 workers but 20 requests/s: a claim made when a worker picks a message up would put
+    # all 40 in `in_flight` at once; claimed at the throttle's turn, they follow the rate.
+    claimed_at: list[float] = []
+
+    async def claim(message: OutgoingMessage) -> bool:
+        claimed_at.append(asyncio.get_running_loop().time())
+        return True
+
+    client = MMClient(
+        ClientConfig(
+            api_key="k" * 32,
+            base_url="http://mm.test",
+            messages_per_second=20,
+            max_in_flight=40,
+        ),
+        transport=httpx.MockTransport(Script({})),
+    )
+    sender = BatchSender(client, claim=claim)
+    started = asyncio.get_running_loop().time()
+    summary = await sender.send(_messages(40))
+
+    assert summary.accepted == 40
+    claimed_in_first_half_second = sum(1 for at in claimed_at if at - started < 0.5)
+    assert claimed_in_first_half_second <= 12  # 20/s for 0.5 s, plus the throttle's burst
 
 
 @pytest.mark.parametrize("count", [0, 1])
