@@ -29,6 +29,7 @@ messages_per_second: 80
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -86,6 +87,13 @@ class SegmentSource(BaseModel):
         default="warehouse.duckdb",
         description="DuckDB file, SQLAlchemy URL, or block:<SqlAlchemyConnector name>.",
     )
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # A SQLAlchemy URL may hold the warehouse password: reprs (and so logs) show it masked.
+        from .audience.sources import mask_url  # imports this module
+
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if name == "connection" else value
 
     @model_validator(mode="after")
     def _one_source(self) -> SegmentSource:

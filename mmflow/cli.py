@@ -125,6 +125,17 @@ def demo(
     keep: Annotated[
         bool, typer.Option(help="Leave the Prefect server running afterwards.")
     ] = False,
+    warehouse_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MMFLOW_DEMO_WAREHOUSE_URL",
+            help="Also copy the customers into this database (SQLAlchemy URL, e.g. Postgres) "
+            "and send from there. Give a password through the environment variable.",
+        ),
+    ] = None,
+    prefect_port: Annotated[
+        int, typer.Option(help="Port of the local Prefect server.", min=1, max=65535)
+    ] = 4200,
 ) -> None:
     """Run the whole pipeline against the local sandbox and print a summary.
 
@@ -138,7 +149,13 @@ def demo(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise fail(f"{out}: output folder not writable ({exc.strerror})", EXIT_BAD_INPUT) from None
-    run_demo(out=out, recipients=recipients, keep=keep)
+    run_demo(
+        out=out,
+        recipients=recipients,
+        keep=keep,
+        warehouse_url=warehouse_url,
+        prefect_port=prefect_port,
+    )
 
 
 def _load_spec(spec_path: Path) -> CampaignSpec:

@@ -24,11 +24,12 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from mmapi.audience import mask_url
 from mmapi.receiver import ReceiverConfig, ReceiverServer
 from mmapi.sandbox import SandboxConfig, SandboxServer
 
-from .prefect_server import LocalPrefectServer
-from .warehouse import build_demo_warehouse, demo_campaign_spec
+from .prefect_server import DEFAULT_PORT, LocalPrefectServer
+from .warehouse import build_demo_warehouse, copy_customers_to, demo_campaign_spec
 
 CAMPAIGN_ID = "demo-spring-sale"
 MESSAGES_PER_SECOND = 1000.0
@@ -38,33 +39,60 @@ SANDBOX_LATENCY_MS = 20.0
 TIME_COMPRESSION = 1.0
 CONSOLE_WIDTH = 120
 DEMO_RATE_CARD = Path(__file__).with_name("demo_rate_card.csv")
+# Known secrets instead of random ones, when set (the secret audit test sets them).
+SANDBOX_API_KEY_ENV = "SANDBOX_API_KEY"
+WEBHOOK_SECRET_ENV = "MMFLOW_WEBHOOK_APP_SECRET"  # noqa: S105 - a variable name
 
 
 def _step(console: Console, started: float, text: str) -> None:
     console.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim] {text}")
 
 
-def run_demo(out: Path, recipients: int, *, keep: bool = False) -> dict[str, Any]:
-    """Run the demo and print its summary; returns the flows' summaries."""
+def run_demo(
+    out: Path,
+    recipients: int,
+    *,
+    keep: bool = False,
+    warehouse_url: str | None = None,
+    prefect_port: int = DEFAULT_PORT,
+) -> dict[str, Any]:
+    """Run the demo and print its summary; returns the flows' summaries.
+
+    Args:
+        out: Folder for everything the demo writes.
+        recipients: Customers in the demo warehouse.
+        keep: Leave the Prefect server running afterwards.
+        warehouse_url: Also copy the customers into this database (SQLAlchemy URL, e.g.
+            Postgres) and send the campaign from there instead of the DuckDB file.
+        prefect_port: Port of the local Prefect server (started unless one answers there).
+
+    The sandbox's API key and the webhook app secret are `SANDBOX_API_KEY` and
+    `MMFLOW_WEBHOOK_APP_SECRET` when set (to see where known secrets end up), else fresh
+    random ones.
+    """
     console = Console(width=CONSOLE_WIDTH)
     started = time.monotonic()
     out = out.resolve()
     # Prefect's INFO lines would bury the summary; the runs stay visible in the UI.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     warehouse = build_demo_warehouse(out / "warehouse.duckdb", rows=recipients)
-    spec = demo_campaign_spec(warehouse, CAMPAIGN_ID, messages_per_second=MESSAGES_PER_SECOND)
+    connection: str | Path = warehouse
+    if warehouse_url:
+        copy_customers_to(warehouse, warehouse_url)
+        connection = warehouse_url
+    spec = demo_campaign_spec(connection, CAMPAIGN_ID, messages_per_second=MESSAGES_PER_SECOND)
     spec_path = out / "spring_sale.yaml"
     spec_path.write_text(yaml.safe_dump(spec.model_dump(mode="json")), encoding="utf-8")
-    _step(console, started, f"warehouse {warehouse} ({recipients:,} customers), spec {spec_path}")
-    # Fresh secrets each run: the demo holds no fixed key or webhook secret.
-    webhook_secret = secrets.token_hex(16)
+    source = mask_url(warehouse_url) if warehouse_url else warehouse
+    _step(console, started, f"warehouse {source} ({recipients:,} customers), spec {spec_path}")
+    webhook_secret = os.environ.get(WEBHOOK_SECRET_ENV) or secrets.token_hex(16)
     receiver_config = ReceiverConfig(directory=out / "raw", app_secret=webhook_secret)
     with (
-        LocalPrefectServer(Path(".prefect"), keep=keep) as prefect_server,
+        LocalPrefectServer(Path(".prefect"), port=prefect_port, keep=keep) as prefect_server,
         ReceiverServer(receiver_config) as receiver,
         SandboxServer(
             SandboxConfig(
-                api_key=secrets.token_hex(16),
+                api_key=os.environ.get(SANDBOX_API_KEY_ENV) or secrets.token_hex(16),
                 latency_ms=SANDBOX_LATENCY_MS,
                 rate_limit_mps=MESSAGES_PER_SECOND,
                 time_compression=TIME_COMPRESSION,

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from mmapi.campaign import CampaignSpec
 
-__all__ = ["build_demo_warehouse", "demo_campaign_spec"]
+__all__ = ["build_demo_warehouse", "copy_customers_to", "demo_campaign_spec"]
 
 COUNTRY_SHARES = {"DE": 0.30, "BR": 0.20, "IN": 0.20, "ES": 0.10, "GB": 0.10, "US": 0.10}
 # Share of rows given one of the dirty phone values below, and of rows with a dirty
@@ -257,10 +257,34 @@ def build_demo_warehouse(path: Path, rows: int = 50_000, seed: int = 0) -> Path:
     return path
 
 
+def copy_customers_to(warehouse: Path, url: str) -> None:
+    """Copy the demo warehouse's `customers` table into a database (replacing it there).
+
+    Shows the pipeline reading a real warehouse: Postgres (`postgresql://user:pw@host/db`) or
+    any database SQLAlchemy reaches. The URL's password never appears in a message.
+
+    Args:
+        warehouse: The DuckDB file `build_demo_warehouse` wrote.
+        url: SQLAlchemy URL of the target database.
+    """
+    import sqlalchemy as sa
+
+    target = sa.make_url(url)
+    if target.drivername in ("postgresql", "postgres"):
+        target = target.set(drivername="postgresql+psycopg")  # the driver this project ships
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        customers = connection.sql("SELECT * FROM customers ORDER BY customer_id").df()
+    engine = sa.create_engine(target)
+    try:
+        customers.to_sql("customers", engine, if_exists="replace", index=False, chunksize=5000)
+    finally:
+        engine.dispose()
+
+
 def demo_campaign_spec(
-    warehouse: Path, campaign_id: str = "demo-spring-sale", **extra: Any
+    warehouse: Path | str, campaign_id: str = "demo-spring-sale", **extra: Any
 ) -> CampaignSpec:
-    """The spring_sale campaign over the demo warehouse (sandbox template `spring_sale`)."""
+    """The spring_sale campaign over the demo warehouse (a DuckDB file or a SQLAlchemy URL)."""
     data: dict[str, Any] = {
         "campaign_id": campaign_id,
         "segment": {"sql_file": "segments/spring_sale.sql", "connection": str(warehouse)},

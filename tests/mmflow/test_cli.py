@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.mmflow.conftest import DemoRun
+
 
 MMFLOW = [sys.executable, "-m", "mmflow.cli"]
 
@@ -15,9 +23,8 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_demo_runs_clean_and_prints_the_summary(tmp_path: Path):
-    out = tmp_path / "out"
-    result = _run("demo", "--recipients", "400", "--out", str(out), cwd=tmp_path)
+def test_demo_runs_clean_and_prints_the_summary(demo_run: DemoRun):
+    out, result = demo_run.out, demo_run.result
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "Traceback" not in output
@@ -29,6 +36,8 @@ def test_demo_runs_clean_and_prints_the_summary(tmp_path: Path):
     assert list((out / "lake" / "events" / "statuses").rglob("*.parquet"))
     # Everything it started is stopped: nothing answers on the demo's Prefect port.
     assert "stopped now" in output
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", demo_run.prefect_port), timeout=2).close()
 
 
 def test_sandbox_bad_config_is_one_line_error(tmp_path: Path):
