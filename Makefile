@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test audit lint bench clean
+.PHONY: demo test audit lint bench chaos clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ test: $(STAMP) audit
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
+# 200,000 recipients end to end under faults; prints one JSON line, exits 1 on any mismatch.
+chaos: $(STAMP)
+	$(BIN)/mmflow chaos --out chaos_output
+
 # Known vulnerabilities of every pin in requirements.lock, from PyPI's data (pip-audit);
 # exits 1 on one not listed in README's "Dependency audit". Part of `make test`, so CI runs it.
 audit: $(STAMP)
@@ -29,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/send_campaign.py
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo_output chaos_output .pytest_cache .ruff_cache

@@ -158,6 +158,59 @@ def demo(
     )
 
 
+@app.command()
+def chaos(
+    out: Annotated[Path, typer.Option(help="Folder for everything the run writes.")] = Path(
+        "chaos_output"
+    ),
+    recipients: Annotated[
+        int | None, typer.Option(help="Customers in the warehouse (default 200,000).", min=200)
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the data and the fault schedule.")] = 0,
+    flow_kills: Annotated[int | None, typer.Option(help="SIGKILLs of the send flow.", min=0)] = (
+        None
+    ),
+    receiver_kills: Annotated[
+        int | None, typer.Option(help="SIGKILLs of the webhook receiver.", min=0)
+    ] = None,
+    storm_seconds: Annotated[
+        float | None, typer.Option(help="Length of the long 130429 storm.", min=0)
+    ] = None,
+    short: Annotated[
+        bool, typer.Option(help="The short version the test suite runs (2,000 customers).")
+    ] = False,
+) -> None:
+    """Send a campaign end to end against the sandbox under faults and score it.
+
+    Kills the send flow and the receiver with SIGKILL and restarts them, injects 5xx, hangs,
+    dropped connections, 130429 storms and webhook disorder, then prints one JSON line:
+    sent_twice, never_sent, acked_missing, landed_twice, report_mismatches (all 0 when
+    nothing was lost or doubled), retries_per_message and the achieved rate against the cap.
+    Exits 0 when every check holds, 1 otherwise.
+    """
+    import json
+
+    from .chaos import ChaosError, ChaosSettings, run_chaos, short_chaos_settings
+
+    changes = {
+        "recipients": recipients,
+        "flow_kills": flow_kills,
+        "receiver_kills": receiver_kills,
+        "storm_seconds": storm_seconds,
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    settings = (
+        short_chaos_settings(seed=seed, **changes) if short else ChaosSettings(seed=seed, **changes)
+    )
+    try:
+        result = run_chaos(out, settings)
+    except ChaosError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(json.dumps(result, default=str))
+    if not result["ok"]:
+        raise typer.Exit(EXIT_FAILED)
+
+
 def _load_spec(spec_path: Path) -> CampaignSpec:
     from mmapi.campaign import CampaignSpec
     from mmapi.errors import SpecError
@@ -555,6 +608,67 @@ def webhooks_serve(
         raise fail(str(exc), EXIT_FAILED) from None
     except OSError as exc:
         raise fail(f"cannot serve on {host}:{port} ({exc})", EXIT_UNREACHABLE) from None
+
+
+@app.command("serve")
+def serve_deployments_command(
+    config: Annotated[
+        Path, typer.Option(help="The deployments file (schedules, parameters).")
+    ] = Path("prefect.yaml"),
+    limit: Annotated[
+        int | None, typer.Option(help="Most flow runs at a time (default: no limit).", min=1)
+    ] = None,
+) -> None:
+    """Serve the deployments of prefect.yaml on their schedules from this process, no worker.
+
+    land-webhooks runs every 5 minutes and build-report hourly; send-campaign runs when
+    triggered (`prefect deployment run send_campaign/send-campaign --param spec_path=SPEC`).
+    Runs start in the current folder, so the parameters' relative paths (raw/, lake/,
+    campaigns/, report/) are its folders. Uses the Prefect server at PREFECT_API_URL, or a
+    local one under .prefect/ (stopped on exit). Ctrl+C or SIGTERM stop it cleanly; the
+    deployments stay paused until served again.
+    """
+    import contextlib
+    import os
+    import signal
+
+    from mmapi.errors import ConfigurationError
+
+    from .deployments import read_deployments, runner_deployment, serve_deployments
+
+    def stop_on_sigterm(signum: int, frame: object) -> None:
+        # Until Prefect's runner takes SIGTERM over: unwind, so a server started here stops.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    # Ctrl+C stops it even when a script started it in the background (SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        specs = read_deployments(config)
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(_prefect_server())
+            except RuntimeError as exc:
+                raise fail(str(exc), EXIT_UNREACHABLE) from None
+            deployments = [runner_deployment(spec) for spec in specs]
+            typer.echo(f"serving {len(deployments)} deployments from {config}:")
+            for spec, deployment in zip(specs, deployments, strict=True):
+                when = ", ".join(
+                    (f"every {s['interval']} s" if "interval" in s else f"cron {s['cron']}")
+                    + (f" ({s['timezone']})" if "timezone" in s else "")
+                    for s in spec.schedules
+                )
+                typer.echo(f"  {deployment.flow_name}/{spec.name}: {when or 'when triggered'}")
+            typer.echo(
+                f"Prefect API {os.environ.get('PREFECT_API_URL')}; runs start in "
+                f"{Path.cwd()}. Ctrl+C stops."
+            )
+            serve_deployments(deployments, limit=limit)
+    except ConfigurationError as exc:
+        raise fail(str(exc), EXIT_BAD_INPUT) from None
+    except KeyboardInterrupt:
+        pass
+    typer.echo("stopped; the deployments are paused until served again")
 
 
 def main() -> None:
