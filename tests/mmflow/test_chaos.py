@@ -1,26 +1,40 @@
 """The short chaos run (what `make chaos` does, small): a campaign end to end while the send
 flow and the receiver are SIGKILLed, the sandbox injects faults and 130429 storms, and the
-result is scored against the sandbox's ground truth."""
+result is scored against the sandbox's ground truth. It runs with known secrets, and none of
+them may appear in anything it produced."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from pathlib import Path
 
 import prefect.settings
 import pytest
 
 from mmflow.chaos import run_chaos, short_chaos_settings
+from tests.secret_scan import Hit, SecretScanner, format_hits
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def test_short_chaos_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    settings = short_chaos_settings()
-    result = run_chaos(
-        tmp_path / "chaos",
-        settings,
-        prefect_api_url=str(prefect.settings.PREFECT_API_URL.value()),
-    )
+async def _scan_prefect(scanner: SecretScanner) -> list[Hit]:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        return await scanner.scan_prefect(client)
+
+
+def test_short_chaos_run_loses_and_doubles_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    secrets = {
+        "api_key": f"chaos-api-key-{uuid.uuid4().hex}",
+        "webhook_secret": f"chaos-webhook-secret-{uuid.uuid4().hex}",
+    }
+    settings = short_chaos_settings(**secrets)
+    out = tmp_path / "chaos"
+    result = run_chaos(out, settings, prefect_api_url=str(prefect.settings.PREFECT_API_URL.value()))
     summary = {k: v for k, v in result.items() if k != "report_cells"}
 
     # The faults happened.
@@ -52,3 +66,15 @@ def test_short_chaos_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
     assert result["within_retry_budget"], summary
     assert result["retries_per_message"] > 0, summary
     assert result["ok"], summary
+
+    # No secret in the outputs (Parquet, DuckDB, ledger, raw webhooks, logs of every run),
+    # in what the run printed, or in Prefect's logs, artifacts and runs.
+    captured = capfd.readouterr()
+    scanner = SecretScanner(secrets)
+    assert list(out.rglob("*.parquet"))
+    assert list((out / "logs").glob("run-*.log"))
+    hits = scanner.scan_tree(out)
+    hits += scanner.scan_text("chaos stdout", captured.out)
+    hits += scanner.scan_text("chaos stderr", captured.err)
+    hits += asyncio.run(_scan_prefect(scanner))
+    assert not hits, format_hits(hits)
