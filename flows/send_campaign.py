@@ -6,8 +6,9 @@ parameters) and `rejects.parquet`; plan the ledger; reconcile what a crashed run
 unknown; send chunk by chunk (thousands of messages per task run, two chunks at a time so
 the rate holds across chunk boundaries); export `sends.parquet`.
 
-Re-running the same spec resumes: accepted and rejected messages are skipped, unknown ones
-are reconciled first, nothing is sent twice.
+Re-running the same spec resumes from the plan made by the first run (the segment is not
+read again, and a spec that would change the messages is refused): accepted and rejected
+messages are skipped, unknown ones are reconciled first, nothing is sent twice.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifa
 from prefect.states import Failed
 
 from mmapi.audience import mask_url
+from mmapi.audience.settings import PLAN_FILE
 from mmapi.campaign import CampaignSpec
 from mmapi.chunks import ChunkResult
 from mmapi.client import ClientConfig, MMClient
+from mmapi.errors import SpecError
 from mmapi.ledger import Ledger
 from mmapi.settings import DEFAULT_BASE_URL
 from mmapi.throttle import RetryBudget
@@ -48,6 +51,11 @@ DEFAULT_CHUNK_SIZE = 5000
 CONCURRENT_CHUNKS = 2
 # A dead worker's chunk is taken over after this long without it finishing.
 MIN_LEASE_SECONDS = 300.0
+CAMPAIGN_RECORD = "campaign.json"
+# Spec fields a resumed campaign may change: how fast it sends, not what it sends.
+RESUMABLE_CHANGES = frozenset(
+    {"messages_per_second", "max_in_flight", "dry_run", "allow_template_changes"}
+)
 
 
 @flow(name="send_campaign", log_prints=False)
@@ -97,16 +105,23 @@ async def send_campaign(
     )
     async with MMClient(config) as client:
         template, ttl = await check_template(spec, client, ad_sync_wait_seconds)
-        audience = extract_segment(spec, out)
-        prepared = prepare_plan(spec, audience, template, out, events)
-        plan_path = Path(prepared["plan_path"])
-        _record_campaign(out, spec, ttl.model_dump(mode="json"), prepared)
-        if spec.dry_run:
-            logger.info("dry run: %s messages planned, nothing sent", prepared["planned"])
-            return {"campaign_id": spec.campaign_id, "dry_run": True, **prepared}
         ledger = Ledger(ledger_url or f"sqlite:///{(out / 'ledger.sqlite').resolve()}")
         try:
+            plan_path = out / PLAN_FILE
+            if ledger.counts(spec.campaign_id) and plan_path.exists():
+                # Resuming: the plan is frozen at the first run, so every run (and every
+                # worker) sends the same messages, whatever the warehouse holds today.
+                _check_spec_unchanged(out, spec)
+                logger.info("resuming %s from its plan; the segment is not read again", out)
+            else:
+                audience = extract_segment(spec, out)
+                prepared = prepare_plan(spec, audience, template, out, events)
+                _record_campaign(out, spec, ttl.model_dump(mode="json"), prepared)
+                if spec.dry_run:
+                    logger.info("dry run: %s messages planned, nothing sent", prepared["planned"])
+                    return {"campaign_id": spec.campaign_id, "dry_run": True, **prepared}
             plan_ledger(spec, plan_path, ledger, chunk_size, ttl.ttl_seconds)
+            _free_chunks_of_dead_runs(spec, ledger)
             reconciled = reconcile_unknown(spec, ledger, events, unknown_grace_seconds)
             send_started = time.monotonic()
             results = await _send_chunks(spec, ledger, client, plan_path, chunk_size)
@@ -137,11 +152,6 @@ async def _send_chunks(
     """Claim and send chunks until none is left or the API stops the campaign."""
     plan = pq.read_table(plan_path, columns=["message_key", "recipient", "arm", "components"])
     owner = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    # A crashed run on this machine leaves its chunks leased: free them now instead of
-    # waiting for the lease to run out. Owners on other machines wait for their lease.
-    dead = [o for o in ledger.lease_owners(spec.campaign_id) if _owner_is_dead_here(o)]
-    if ledger.release_leases(spec.campaign_id, dead):
-        get_run_logger().info("freed the chunks of dead runs %s", dead)
     lease = max(MIN_LEASE_SECONDS, 3 * chunk_size / spec.messages_per_second)
     budget = RetryBudget()
     results: list[ChunkResult] = []
@@ -169,6 +179,16 @@ async def _send_chunks(
     return results
 
 
+def _free_chunks_of_dead_runs(spec: CampaignSpec, ledger: Ledger) -> None:
+    """Free the chunks a crashed run on this machine left leased, without waiting out the lease.
+
+    Owners on other machines keep their chunks until the lease runs out.
+    """
+    dead = [o for o in ledger.lease_owners(spec.campaign_id) if _owner_is_dead_here(o)]
+    if ledger.release_leases(spec.campaign_id, dead):
+        get_run_logger().info("freed the chunks of dead runs %s", dead)
+
+
 def _owner_is_dead_here(owner: str) -> bool:
     """Whether a lease owner (`host-pid-token`) is a process of this host that has exited."""
     parts = owner.rsplit("-", 2)
@@ -184,15 +204,36 @@ def _owner_is_dead_here(owner: str) -> bool:
     return False
 
 
+def _check_spec_unchanged(out: Path, spec: CampaignSpec) -> None:
+    """Refuse to resume a campaign whose spec now asks for different messages.
+
+    Raises:
+        SpecError: a field that shapes the messages differs from the recorded spec.
+    """
+    recorded = orjson.loads((out / CAMPAIGN_RECORD).read_bytes())["spec"]
+    current = spec.model_dump(mode="json")
+    current["segment"]["connection"] = mask_url(spec.segment.connection)
+    changed = sorted(
+        name
+        for name in current
+        if name not in RESUMABLE_CHANGES and current[name] != recorded.get(name)
+    )
+    if changed:
+        raise SpecError(
+            f"campaign {spec.campaign_id!r} was planned with a different {', '.join(changed)}; "
+            "a planned campaign keeps its messages: give the new spec another campaign_id"
+        )
+
+
 def _record_campaign(out: Path, spec: CampaignSpec, ttl: dict[str, Any], prepared: dict) -> None:
     """campaign.json: the spec, the TTL in force and the prepare counts, for analysts."""
     spec_record = spec.model_dump(mode="json")
     # A SQLAlchemy URL may hold the warehouse password: the record keeps it masked.
     spec_record["segment"]["connection"] = mask_url(spec.segment.connection)
     record = {"spec": spec_record, "ttl": ttl, "prepare": prepared}
-    temporary = out / "campaign.json.tmp"
+    temporary = out / f".{CAMPAIGN_RECORD}.{os.getpid()}.tmp"  # workers may record at once
     temporary.write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2, default=str))
-    temporary.replace(out / "campaign.json")
+    temporary.replace(out / CAMPAIGN_RECORD)
 
 
 def _summary(

@@ -38,7 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from .schemas import SENDS_SCHEMA
 from .sender import OutcomeState, SendOutcome
@@ -139,7 +139,11 @@ class Ledger:
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        _metadata.create_all(self.engine)
+        try:
+            _metadata.create_all(self.engine)
+        except DBAPIError:
+            # Workers starting together race to create the tables; the loser finds them now.
+            _metadata.create_all(self.engine)
 
     def __repr__(self) -> str:
         # The URL's password must never reach a log: render it masked.
@@ -243,6 +247,17 @@ class Ledger:
                     .values(owner=owner, lease_until=now + lease_seconds)
                 )
                 if claimed.rowcount == 1:
+                    # A live worker holds the lease of every message it has in flight, so any
+                    # `in_flight` left in a claimable chunk was a dead worker's: in doubt.
+                    connection.execute(
+                        update(messages)
+                        .where(
+                            messages.c.campaign_id == campaign_id,
+                            messages.c.chunk == chunk,
+                            messages.c.state == LedgerState.IN_FLIGHT,
+                        )
+                        .values(state=LedgerState.UNKNOWN)
+                    )
                     return chunk
         return None
 
@@ -373,13 +388,20 @@ class Ledger:
             connection.execute(statement, rows)
 
     def in_flight_to_unknown(self, campaign_id: str) -> int:
-        """A new run starts: what a dead run left `in_flight` may have been sent: `unknown`."""
+        """A new run starts: what a dead run left `in_flight` may have been sent: `unknown`.
+
+        Messages of chunks under a live lease are left alone: another worker is sending them.
+        """
+        leased = select(chunks.c.chunk).where(
+            chunks.c.campaign_id == campaign_id, chunks.c.lease_until >= time.time()
+        )
         with self.engine.begin() as connection:
             result = connection.execute(
                 update(messages)
                 .where(
                     messages.c.campaign_id == campaign_id,
                     messages.c.state == LedgerState.IN_FLIGHT,
+                    messages.c.chunk.not_in(leased),
                 )
                 .values(state=LedgerState.UNKNOWN)
             )

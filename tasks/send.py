@@ -204,7 +204,8 @@ def export_sends(spec: CampaignSpec, ledger: Ledger, out: Path) -> dict[str, Any
     """Write sends.parquet atomically and publish counts by arm and error code."""
     table = ledger.export(spec.campaign_id)
     path = out / "sends.parquet"
-    temporary = path.with_suffix(".parquet.tmp")
+    # Workers of one campaign may export at once: each writes its own temporary file.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     pq.write_table(table, temporary)
     temporary.replace(path)
     with duckdb.connect() as db:

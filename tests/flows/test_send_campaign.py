@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from flows.send_campaign import send_campaign
-from mmapi.errors import ConfigurationError
+from mmapi.errors import ConfigurationError, SpecError
 from mmapi.sandbox import SandboxConfig, SandboxServer
 from mmapi.schemas import SENDS_SCHEMA
 from mmflow.warehouse import build_demo_warehouse, demo_campaign_spec
@@ -35,7 +37,8 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
 
 
 def _spec_file(folder: Path, warehouse: Path, **fields) -> Path:
-    spec = demo_campaign_spec(warehouse, messages_per_second=1000, **fields)
+    fields.setdefault("messages_per_second", 1000)
+    spec = demo_campaign_spec(warehouse, **fields)
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec.model_dump(mode="json")), encoding="utf-8")
     return path
@@ -111,3 +114,40 @@ async def test_send_campaign_stopped_by_the_api_keeps_the_rest_planned(
     truth = sandbox.ground_truth()["messages"]
     assert states.get("accepted", 0) == len(truth)
     assert all(m["endpoint"] == "messages" for m in truth)
+
+
+async def test_a_resumed_campaign_keeps_its_first_plan(
+    tmp_path: Path, warehouse: Path, sandbox: SandboxServer
+):
+    own_warehouse = tmp_path / "wh.duckdb"
+    shutil.copy(warehouse, own_warehouse)
+    spec = _spec_file(tmp_path, own_warehouse)
+    out = tmp_path / "campaigns"
+    first = await send_campaign(str(spec), out_dir=str(out), chunk_size=500)
+    plan = pq.read_table(out / "demo-spring-sale" / "plan.parquet")
+
+    # The segment changes after the campaign was planned: a resume must not pick that up.
+    with duckdb.connect(str(own_warehouse)) as db:
+        db.execute("DELETE FROM customers WHERE customer_id % 2 = 0")
+    faster = _spec_file(tmp_path, own_warehouse, messages_per_second=500)
+    again = await send_campaign(str(faster), out_dir=str(out), chunk_size=500)
+
+    assert again["accepted"] == first["accepted"] == plan.num_rows
+    assert again["task_runs"] == 0
+    assert pq.read_table(out / "demo-spring-sale" / "plan.parquet").equals(plan)
+    assert len(sandbox.ground_truth()["messages"]) == plan.num_rows
+
+
+async def test_a_resumed_campaign_refuses_a_spec_that_changes_its_messages(
+    tmp_path: Path, warehouse: Path, sandbox: SandboxServer
+):
+    sandbox.update_config(onboarded=False)  # stops the campaign early, leaving it resumable
+    spec = _spec_file(tmp_path, warehouse, product_policy="STRICT")
+    out = tmp_path / "campaigns"
+    await send_campaign(str(spec), out_dir=str(out), chunk_size=300, return_state=True)
+    sent = len(sandbox.ground_truth()["messages"])
+
+    changed = _spec_file(tmp_path, warehouse, product_policy="CLOUD_API_FALLBACK")
+    with pytest.raises(SpecError, match=r"different product_policy.*another campaign_id"):
+        await send_campaign(str(changed), out_dir=str(out), chunk_size=300)
+    assert len(sandbox.ground_truth()["messages"]) == sent

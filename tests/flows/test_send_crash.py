@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import sqlite3
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -32,47 +28,15 @@ import yaml
 from mmapi.landing import LandingConfig, land
 from mmapi.sandbox import SandboxConfig, SandboxServer
 from mmflow.warehouse import build_demo_warehouse, demo_campaign_spec
+from tests.flows.flow_runner import REPO, RUN_TIMEOUT, Zygote
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-REPO = Path(__file__).resolve().parents[2]
 CAMPAIGN = "demo-spring-sale"
 ROWS = 1300
 CHUNK_SIZE = 100
 MESSAGES_PER_SECOND = 300
-RUN_TIMEOUT = 60.0
 MAX_COMPLETION_RUNS = 4
-
-# A zygote: imports the flow once (seconds), then forks one child per run on request, so a
-# run starts in milliseconds. Each request line is JSON args; it answers "PID n", then
-# "EXIT code" (negative: killed by that signal) once the child is gone.
-ZYGOTE = """
-import asyncio, json, os, sys
-from flows.send_campaign import send_campaign
-
-for line in sys.stdin:
-    args = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        log = os.open(args.pop("log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        try:
-            state = asyncio.run(send_campaign(**args, return_state=True))
-            summary = state.result(raise_on_failure=False)
-            print("SUMMARY " + json.dumps(summary, default=str), flush=True)
-            code = 0 if state.is_completed() else 1
-        except BaseException as exc:
-            import traceback
-            traceback.print_exc()
-            code = 2
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    print("PID", pid, flush=True)
-    _, status = os.waitpid(pid, 0)
-    print("EXIT", os.waitstatus_to_exitcode(status), flush=True)
-"""
 
 
 @dataclass
@@ -197,51 +161,6 @@ def kill_points() -> list[Callable[[Campaign], bool]]:
 # -- running the flow in a child ------------------------------------------------------------
 
 
-class Zygote:
-    """The flow runner process; each run is a fork of it."""
-
-    def __init__(self, env: dict[str, str]):
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and flow
-            [sys.executable, "-c", ZYGOTE],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        stdout = self.process.stdout
-        assert stdout is not None
-        threading.Thread(target=lambda: [self.lines.put(x) for x in stdout], daemon=True).start()
-
-    def start(self, **args: object) -> int:
-        """Fork a run of the flow; returns its pid."""
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(args) + "\n")
-        self.process.stdin.flush()
-        line = self.lines.get(timeout=RUN_TIMEOUT)
-        assert line.startswith("PID "), line
-        return int(line.split()[1])
-
-    def exit_code(self, timeout: float | None = None) -> int | None:
-        """The run's exit code once it ended (None if still running after `timeout`)."""
-        try:
-            line = self.lines.get(timeout=timeout) if timeout else self.lines.get_nowait()
-        except queue.Empty:
-            return None
-        assert line.startswith("EXIT "), line
-        return int(line.split()[1])
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def _start(campaign: Campaign) -> int:
     campaign.runs += 1
     return campaign.zygote.start(
@@ -302,9 +221,7 @@ def _crash_and_resume(campaign: Campaign) -> None:
     for kill_when in kill_points():
         if _run_and_kill(campaign, kill_when):
             killed.append(kill_when.__name__)
-        if first_plan is None:
-            # Re-runs prepare the plan again, and suppress recipients whose landed webhooks
-            # say they failed with 131050: the first plan is what the campaign set out to send.
+        if first_plan is None and (campaign.folder / "plan.parquet").exists():
             first_plan = pq.read_table(campaign.folder / "plan.parquet")
         _between_runs(campaign)
     assert len(killed) >= 5, f"only {len(killed)} runs were killed mid-run: {killed}"
@@ -316,10 +233,10 @@ def _crash_and_resume(campaign: Campaign) -> None:
         if summaries[-1]["planned_left"] == 0 and summaries[-1]["unknown"] == 0:
             break
 
-    plan = first_plan
-    assert plan is not None
-    final_plan = set(pq.read_table(campaign.folder / "plan.parquet")["recipient"].to_pylist())
-    assert final_plan <= set(plan["recipient"].to_pylist())
+    # Resumed runs keep the plan of the first run that planned the campaign.
+    plan = pq.read_table(campaign.folder / "plan.parquet")
+    assert first_plan is not None
+    assert plan.equals(first_plan)
     sends = pq.read_table(campaign.folder / "sends.parquet").to_pylist()
     truth = campaign.sandbox.ground_truth()["messages"]
     planned = set(plan["recipient"].to_pylist())

@@ -55,6 +55,14 @@ def ledger(request: pytest.FixtureRequest, tmp_path) -> Iterator[Ledger]:
         admin.dispose()
 
 
+def _drop_tables(url: str) -> None:
+    engine = sqlalchemy.create_engine(url)
+    metadata = sqlalchemy.MetaData()
+    metadata.reflect(engine)
+    metadata.drop_all(engine)
+    engine.dispose()
+
+
 def _outcome(key: str, state: OutcomeState, **fields) -> SendOutcome:
     return SendOutcome(key=key, state=state, attempts=1, finished_at=time.time(), **fields)
 
@@ -68,22 +76,25 @@ def test_plan_is_idempotent_and_chunked(ledger: Ledger):
 
 def test_workers_planning_the_same_campaign_at_once_plan_each_message_once(ledger: Ledger):
     # Several workers start one campaign together: each plans it; none may fail or double it.
+    # The `ledger` fixture only names the database here: the workers create the tables.
+    url = ledger.engine.url.render_as_string(hide_password=False)
+    ledger.dispose()
+    _drop_tables(url)
     plan = _plan("c1", 3000)
-    others = [Ledger(ledger.engine.url.render_as_string(hide_password=False)) for _ in range(3)]
-    start = threading.Barrier(len(others))
+    start = threading.Barrier(3)
     new: list[int] = []
 
-    def worker(worker_ledger: Ledger) -> None:
+    def worker() -> None:
         start.wait()
+        worker_ledger = Ledger(url)
         new.append(worker_ledger.plan(plan, chunk_size=500, ttl_seconds=None))
+        worker_ledger.dispose()
 
-    threads = [threading.Thread(target=worker, args=(other,)) for other in others]
+    threads = [threading.Thread(target=worker) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    for other in others:
-        other.dispose()
     assert sorted(new) == [0, 0, 3000]
     assert ledger.counts("c1") == {LedgerState.PLANNED: 3000}
 
@@ -162,6 +173,25 @@ def test_released_leases_of_dead_owners_are_claimable_at_once(ledger: Ledger):
     assert ledger.lease_owners("c1") == {"host-111-dead", "host-222-alive"}
     assert ledger.release_leases("c1", ["host-111-dead"]) == 1
     assert ledger.claim_chunk("c1", "host-333-new", lease_seconds=600) == 0
+
+
+def test_a_new_run_leaves_the_in_flight_messages_of_live_workers_alone(ledger: Ledger):
+    ledger.plan(_plan("c1", 20), chunk_size=10, ttl_seconds=None)
+    assert ledger.claim_chunk("c1", "host-222-alive", lease_seconds=600) == 0
+    ledger.mark_in_flight(["c1-00000", "c1-00001"])  # chunk 0, being sent right now
+    ledger.mark_in_flight(["c1-00010"])  # chunk 1: no lease, so its sender is gone
+    assert ledger.in_flight_to_unknown("c1") == 1
+    assert ledger.counts("c1") == {"planned": 17, "in_flight": 2, "unknown": 1}
+
+
+def test_taking_over_a_chunk_puts_its_orphaned_in_flight_messages_in_doubt(ledger: Ledger):
+    ledger.plan(_plan("c1", 10), chunk_size=10, ttl_seconds=None)
+    assert ledger.claim_chunk("c1", "host-111-dies", lease_seconds=0.2) == 0
+    ledger.mark_in_flight(["c1-00000", "c1-00001"])
+    time.sleep(0.3)
+    assert ledger.claim_chunk("c1", "host-222-takes-over", lease_seconds=600) == 0
+    assert ledger.counts("c1") == {"planned": 8, "unknown": 2}
+    assert ledger.planned_keys("c1", 0) == [f"c1-{i:05d}" for i in range(2, 10)]
 
 
 def test_reconcile_unknown_by_status_webhooks(ledger: Ledger):
