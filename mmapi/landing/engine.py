@@ -1,9 +1,10 @@
 """One landing batch in DuckDB: read, check, deduplicate and write the events of some files.
 
-The fast path hands all files of the batch to two `read_json` passes (`sql/landing/
-status_rows.sql` and `other_rows.sql`) inside one transaction. It holds when every line
-fits the schema and breaks no rule, which is the normal case. Otherwise the files at fault
-take the careful path, one file at a time:
+The fast path hands all files of the batch to two `read_json` passes inside one step: the
+status pass (`sql/landing/status_rows.sql`) is fetched as Arrow, the bulk of the batch, and
+the other pass (`other_rows.sql`: clicks, preferences, account updates, structure problems)
+fills a small table. It holds when every line fits the schema and breaks no rule, which is the
+normal case. Otherwise the files at fault take the careful path, one file at a time:
 
 1. its lines are framed with their byte offsets; lines that are not UTF-8, not JSON, not an
    object, or that hold an array where the schema has an object (or the reverse) are refused
@@ -14,7 +15,9 @@ take the careful path, one file at a time:
 3. lines with a rule problem are now known by offset and quarantined whole.
 
 Outputs are then deduplicated against themselves and against the Parquet files already
-written for the same days, and written per day (`writer.py`).
+written for the same days, and written per day (`writer.py`). Statuses never go back into a
+DuckDB table: DuckDB names the rows to drop (`status_drops.sql`) and each day's file is a
+filter of the Arrow rows, written by two threads.
 """
 
 from __future__ import annotations
@@ -24,21 +27,22 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .config import MAX_EVENT_SECONDS, MIN_EVENT_SECONDS, LandingConfig
 from .lines import frame_lines, splice_offset
-from .schema import OTHER_COLUMNS, STATUS_COLUMNS
+from .schema import OTHER_COLUMNS, STATUS_COLUMNS, STATUS_ROWS_SCHEMA
 from .sources import RejectedLine, SourceFile, StagedFile
 from .sql import SqlLibrary
-from .writer import existing_files, sentinel_file, write_file, write_partitions
+from .writer import existing_files, sentinel_file, write_days, write_partitions
 
 __all__ = ["BAD_INPUT_ERRORS", "LandingEngine"]
 
@@ -68,6 +72,15 @@ def _duckdb_reason(exc: Exception) -> str:
     text = str(exc).split("\n", 1)[0]
     text = _ERROR_PLACE.sub("", text, count=1)
     return f"refused by the schema: {text}"[:500]
+
+
+def _row_numbers(count: int) -> pa.Array:
+    """0, 1, ..., count - 1 as Arrow int64, built on numpy's buffer.
+
+    `pa.array` would make pyarrow import pandas, half a second of a landing's time.
+    """
+    numbers = np.arange(count, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(numbers)])
 
 
 class LandingEngine:
@@ -113,6 +126,9 @@ class LandingEngine:
         self._rejected: list[RejectedLine] = []
         self._problem_lines: dict[tuple[int, int], bytes] = {}
         self._careful_count = 0
+        # The batch's status rows, one Arrow table per read (see `_register_status_rows`).
+        self._status_parts: list[pa.Table] = []
+        self._days: dict[str, pa.Array] = {}
         self.timings: Counter[str] = Counter()
         self._params = {
             "max_line_bytes": config.max_line_bytes,
@@ -153,36 +169,42 @@ class LandingEngine:
             Counts: events read per kind, rows landed per table, lines quarantined, ...
         """
         con = self.con
-        con.execute(self._sql["status_rows_table"])
         con.execute(self._sql["other_rows_table"])
         con.execute(self._sql["batch_files_table"])
         self._files = []
         self._rejected = list(rejected)
         self._problem_lines = {}
         self._careful_count = 0
+        self._status_parts = []
         for item in staged:
             self._register(item.file_id, str(item.path), item.source.uri)
 
-        with self._timed("read"):
-            self._read_fast(staged)
-            staged = self._reread_grown(staged)
-        with self._timed("careful"):
-            problems = [row[0] for row in con.execute(self._sql["problem_files"]).fetchall()]
-            if problems:
-                by_id = {item.file_id: item for item in staged}
-                for file_id in problems:
-                    uri = by_id[file_id].source.uri
-                    self._progress(f"{uri}: read line by line (a line breaks a rule)")
-                con.execute(self._sql["status_rows_delete"], {"file_ids": problems})
-                con.execute(self._sql["other_rows_delete"], {"file_ids": problems})
-                for file_id in problems:
-                    self._read_careful(by_id[file_id])
-            con.execute(self._sql["line_problems"])
-        result = con.execute(self._sql["batch_counts"])
-        names = [column[0] for column in result.description or []]
-        counts: dict[str, int] = dict(zip(names, result.fetchone() or (), strict=True))
-        name = f"part-{self.run_id}-{batch:04d}.parquet"
-        counts["statuses"] = self._write_statuses(name)
+        try:
+            with self._timed("read"):
+                self._read_fast(staged)
+                staged = self._reread_grown(staged)
+            with self._timed("careful"):
+                self._register_status_rows()
+                problems = [row[0] for row in con.execute(self._sql["problem_files"]).fetchall()]
+                if problems:
+                    by_id = {item.file_id: item for item in staged}
+                    for file_id in problems:
+                        uri = by_id[file_id].source.uri
+                        self._progress(f"{uri}: read line by line (a line breaks a rule)")
+                    self._drop_files(problems)
+                    for file_id in problems:
+                        self._read_careful(by_id[file_id])
+                status_rows = self._register_status_rows()
+                con.execute(self._sql["line_problems"])
+            self._find_touched_days()
+            result = con.execute(self._sql["batch_counts"])
+            names = [column[0] for column in result.description or []]
+            counts: dict[str, int] = dict(zip(names, result.fetchall()[0], strict=True))
+            name = f"part-{self.run_id}-{batch:04d}.parquet"
+            counts["statuses"] = self._write_statuses(status_rows, name)
+        finally:
+            self._status_parts = []
+            con.unregister("status_rows")
         for table in _SMALL_TABLES:
             counts[table] = self._write_table(table, name)
         with self._timed("quarantine"):
@@ -198,22 +220,36 @@ class LandingEngine:
     # Reading.
 
     def _read(self, paths: list[str]) -> None:
-        """Both read passes over `paths`, all or nothing."""
-        con = self.con
-        con.begin()
-        try:
-            con.execute(
-                self._sql["status_rows"],
-                {**self._params, "paths": paths, "columns": STATUS_COLUMNS},
-            )
-            con.execute(
-                self._sql["other_rows"],
-                {**self._params, "paths": paths, "columns": OTHER_COLUMNS},
-            )
-        except BaseException:
-            con.rollback()
-            raise
-        con.commit()
+        """Both read passes over `paths`, all or nothing.
+
+        The status rows are kept only once the other pass has succeeded too; a failed
+        statement leaves `other_rows` as it was.
+        """
+        params = {**self._params, "paths": paths}
+        status = self.con.sql(
+            self._sql["status_rows"], params={**params, "columns": STATUS_COLUMNS}
+        ).to_arrow_table()
+        self.con.execute(self._sql["other_rows"], {**params, "columns": OTHER_COLUMNS})
+        self._status_parts.append(status.cast(STATUS_ROWS_SCHEMA))
+
+    def _register_status_rows(self) -> pa.Table:
+        """The status rows read so far, numbered (`row_id`), as DuckDB's view `status_rows`."""
+        rows = pa.Table.from_batches(
+            [batch for part in self._status_parts for batch in part.to_batches()],
+            schema=STATUS_ROWS_SCHEMA,
+        )
+        rows = rows.append_column("row_id", _row_numbers(rows.num_rows))
+        self.con.register("status_rows", rows)
+        return rows
+
+    def _drop_files(self, file_ids: list[int]) -> None:
+        """Forget what was read from some files (they are read again, another way)."""
+        dropped = pa.array(file_ids, pa.int32())
+        self._status_parts = [
+            part.filter(pc.invert(pc.is_in(part.column("file_id"), value_set=dropped)))
+            for part in self._status_parts
+        ]
+        self.con.execute(self._sql["other_rows_delete"], {"file_ids": file_ids})
 
     def _read_fast(self, staged: list[StagedFile]) -> None:
         if not staged:
@@ -245,9 +281,7 @@ class LandingEngine:
         ]
         if not grown:
             return staged
-        ids = [item.file_id for item in grown]
-        self.con.execute(self._sql["status_rows_delete"], {"file_ids": ids})
-        self.con.execute(self._sql["other_rows_delete"], {"file_ids": ids})
+        self._drop_files([item.file_id for item in grown])
         copies = {}
         for item in grown:
             file_id = self.new_file_id()
@@ -295,6 +329,7 @@ class LandingEngine:
         file_ids: list[int] = []
         self._read_halving(source, good, file_ids)
         if file_ids:
+            self._register_status_rows()
             rows = self.con.execute(self._sql["file_problems"], {"file_ids": file_ids}).fetchall()
             raw = dict(good)
             for file_id, offset in rows:
@@ -327,52 +362,47 @@ class LandingEngine:
 
     # Writing.
 
+    def _find_touched_days(self) -> None:
+        """The days each table's events of the batch fall on (`touched_days.sql`).
+
+        Kept as Arrow dates: the statuses' day filters compare with them directly (a Python
+        date would make pyarrow import pandas, half a second).
+        """
+        touched = self.con.sql(self._sql["touched_days"]).to_arrow_table()
+        tables = touched.column("table_name").to_pylist()
+        days = touched.column("dt").combine_chunks()
+        # Rows come ordered by table, so each table's days are one slice.
+        self._days = {
+            table: days.slice(tables.index(table), tables.count(table)) for table in set(tables)
+        }
+
     def _touched_days(self, table: str) -> list[date]:
-        return [
-            day
-            for table_name, day in self.con.execute(self._sql["touched_days"]).fetchall()
-            if table_name == table
-        ]
+        days = self._days.get(table)
+        return [] if days is None else [day.as_py() for day in days]
 
-    def _write_statuses(self, name: str) -> int:
-        """Statuses, the bulk: one query per day straight into Arrow, written while the next runs.
+    def _write_statuses(self, status_rows: pa.Table, name: str) -> int:
+        """Statuses, the bulk: DuckDB names the rows to drop, each day's file is a filter.
 
-        Deduplication is settled first (`status_drops`), so that no copy of the batch's rows
-        is made: each day's query reads `status_rows` and hands its rows to a writer thread.
+        Deduplication is settled first (`status_drops`); the kept rows of each day are then
+        filtered out of the Arrow rows and written, two days at a time (`write_days`).
         """
         table_dir = self.events_dir / "statuses"
-        days = self._touched_days("statuses")
-        if not days:
+        days = self._days.get("statuses")
+        if days is None:
             return 0
         existing = [
-            *existing_files(table_dir, [day.isoformat() for day in days]),
+            *existing_files(table_dir, [day.as_py().isoformat() for day in days]),
             sentinel_file(self.events_dir / "_landing" / "empty", "statuses"),
         ]
         with self._timed("query_statuses"):
-            self.con.execute(self._sql["status_drops"], {"existing": existing})
-        total = 0
-        with ThreadPoolExecutor(max_workers=2) as writer:
-            pending = []
-            for day in days:
-                with self._timed("query_statuses"):
-                    rows = self.con.sql(self._sql["statuses"], params={"day": day}).to_arrow_table()
-                if rows.num_rows:
-                    total += rows.num_rows
-                    pending.append(
-                        writer.submit(
-                            write_file,
-                            rows,
-                            table_dir,
-                            "statuses",
-                            day.isoformat(),
-                            name,
-                            staging=self._staging,
-                        )
-                    )
-            with self._timed("write_statuses"):
-                for future in pending:
-                    future.result()
-        return total
+            drops = self.con.sql(self._sql["status_drops"], params={"existing": existing})
+            dropped = drops.to_arrow_table().column("row_id").combine_chunks()
+            keep = pc.invert(pc.is_in(status_rows.column("row_id"), value_set=dropped))
+        with self._timed("write_statuses"):
+            written = write_days(
+                status_rows, keep, days, table_dir, "statuses", name, staging=self._staging
+            )
+        return sum(written.values())
 
     def _write_table(self, table: str, name: str) -> int:
         table_dir = self.events_dir / table

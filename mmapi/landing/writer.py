@@ -1,10 +1,11 @@
 """Writing the landed tables: Parquet files per `dt=YYYY-MM-DD` partition, each atomically.
 
 A batch's rows of one table arrive as one Arrow table with a `dt` date column. They are
-grouped by day (one sort of the day column, then zero-copy slices), each day is written by
-pyarrow in the table's explicit schema into the run's staging folder (two writers at a time),
-synced, and renamed to `events/<table>/dt=YYYY-MM-DD/part-<run id>-<batch>.parquet`, so
-readers of `events/<table>/**/*.parquet` only ever see whole files. Nothing is rewritten.
+grouped by day (one sort of the day column, then zero-copy slices; or, for statuses, one
+filter per day made in the writer's thread), each day is written by pyarrow in the table's
+explicit schema into the run's staging folder (two writers at a time), synced, and renamed to
+`events/<table>/dt=YYYY-MM-DD/part-<run id>-<batch>.parquet`, so readers of
+`events/<table>/**/*.parquet` only ever see whole files. Nothing is rewritten.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "publish_file",
     "sentinel_file",
     "split_by_day",
+    "write_days",
     "write_file",
     "write_partitions",
 ]
@@ -151,3 +153,46 @@ def write_partitions(
     with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
         counts = list(pool.map(lambda part: write(*part), parts))
     return {day: count for (day, _), count in zip(parts, counts, strict=True)}
+
+
+def write_days(
+    rows: pa.Table,
+    keep: pa.BooleanArray | pa.ChunkedArray,
+    days: pa.Array,
+    table_dir: Path,
+    table: str,
+    name: str,
+    *,
+    staging: Path,
+) -> dict[str, int]:
+    """Write the kept rows of each day as that day's file, two days at a time.
+
+    Each day's rows are filtered out of `rows` in the thread that writes them, so the
+    filtering runs in parallel too and no sorted copy of the whole batch is made.
+
+    Args:
+        rows: The rows, with a `dt` date column (and maybe columns the table does not keep).
+        keep: One flag per row: False for rows not to write.
+        days: The days to write, as an Arrow `date32` array (comparing with Arrow scalars
+            spares pyarrow an import of pandas, which a Python date would cost).
+        table_dir: The table's folder (`events/<table>`).
+        table: The table's name (picks the schema).
+        name: The file's name in each partition.
+        staging: A folder on the same filesystem to write into first.
+
+    Returns:
+        Rows written per day (`YYYY-MM-DD`; days without a kept row get no file).
+    """
+    # Only the columns the table keeps are filtered: the rest would be copied for nothing.
+    rows = rows.select([*OUTPUT_SCHEMAS[table].names, PARTITION_COLUMN])
+
+    def write(day: pa.Scalar) -> tuple[str, int]:
+        selected = rows.filter(pc.and_(keep, pc.equal(rows.column(PARTITION_COLUMN), day)))
+        iso = day.as_py().isoformat()
+        if selected.num_rows:
+            write_file(selected, table_dir, table, iso, name, staging=staging)
+        return iso, selected.num_rows
+
+    with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+        written = list(pool.map(write, days))
+    return {day: count for day, count in written if count}

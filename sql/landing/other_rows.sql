@@ -1,13 +1,15 @@
 -- other_rows (filled): clicks, preferences, account updates and structure problems of the files
 -- $paths, read with the explicit schema $columns and flattened with unnest. Empty or missing
 -- containers unnest to one NULL row, so that a line, entry or change with nothing in it is
--- still seen and checked.
+-- still seen and checked. Changes that hold statuses only and break no line, entry or change
+-- rule (nearly all of them) are dropped before their items are listed: they add no row here.
 INSERT INTO other_rows
 WITH lines AS (
     SELECT
         f.file_id,
         l._mmflow_offset AS line_offset,
         l._mmflow.received_at AS received_at_text,
+        try_cast(l._mmflow.received_at AS TIMESTAMPTZ) AS received_at,
         l.object,
         l.entry
     FROM read_json(
@@ -21,7 +23,7 @@ WITH lines AS (
 ),
 entries AS (
     SELECT
-        file_id, line_offset, received_at_text, object,
+        file_id, line_offset, received_at_text, received_at, object,
         len(entry) AS entry_count,
         unnest(CASE WHEN len(entry) > 0 THEN entry ELSE [NULL] END) AS e,
         unnest(CASE WHEN len(entry) > 0 THEN range(len(entry)) ELSE [NULL] END) AS i
@@ -29,7 +31,7 @@ entries AS (
 ),
 changes AS (
     SELECT
-        file_id, line_offset, received_at_text, object, entry_count, i,
+        file_id, line_offset, received_at_text, received_at, object, entry_count, i,
         e IS NULL AS entry_null,
         e.id AS waba_id,
         e.time AS entry_time,
@@ -37,6 +39,27 @@ changes AS (
         unnest(CASE WHEN len(e.changes) > 0 THEN e.changes ELSE [NULL] END) AS c,
         unnest(CASE WHEN len(e.changes) > 0 THEN range(len(e.changes)) ELSE [NULL] END) AS j
     FROM entries
+),
+structured AS (
+    SELECT
+        *,
+        CASE
+            WHEN received_at_text IS NOT NULL AND received_at IS NULL
+                THEN format('_mmflow.received_at: not a timestamp ({})', left(received_at_text, 40))
+            WHEN object IS NOT NULL AND object <> 'whatsapp_business_account'
+                THEN format('object: not whatsapp_business_account ({})', left(object, 40))
+            WHEN entry_count IS NULL THEN 'entry: missing'
+            WHEN entry_count = 0 THEN 'entry: empty'
+            WHEN entry_null THEN format('entry[{}]: null', i)
+            WHEN coalesce(waba_id, '') = '' THEN format('entry[{}].id: missing', i)
+            WHEN change_count IS NULL THEN format('entry[{}].changes: missing', i)
+            WHEN change_count = 0 THEN format('entry[{}].changes: empty', i)
+            WHEN c IS NULL THEN format('entry[{}].changes[{}]: null', i, j)
+            WHEN coalesce(c.field, '') = ''
+                THEN format('entry[{}].changes[{}].field: missing', i, j)
+            WHEN c.value IS NULL THEN format('entry[{}].changes[{}].value: missing', i, j)
+        END AS structure_problem
+    FROM changes
 ),
 listed AS (
     SELECT
@@ -60,15 +83,16 @@ listed AS (
                 'tracking_token': NULL::VARCHAR, 'client_user_agent': NULL::VARCHAR,
                 'wa_id': p.wa_id, 'value': p.value, 'category': p.category})
         ) AS xs
-    FROM changes
+    FROM structured
+    WHERE structure_problem IS NOT NULL
+        OR c.field <> 'messages'
+        OR len(c.value.user_actions) > 0
+        OR len(c.value.user_preferences) > 0
 ),
 items AS (
     SELECT
-        file_id, line_offset, received_at_text, object, entry_count, i, entry_null, waba_id,
-        entry_time, change_count, j,
-        c IS NULL AS change_null,
+        file_id, line_offset, received_at, i, waba_id, entry_time, j, structure_problem,
         c.field AS field,
-        c.value IS NULL AS value_null,
         c.value.metadata.phone_number_id AS phone_number_id,
         c.value.event AS event,
         c.value.waba_info AS waba_info,
@@ -84,7 +108,6 @@ items AS (
 typed AS (
     SELECT
         *,
-        try_cast(received_at_text AS TIMESTAMPTZ) AS received_at,
         CASE WHEN regexp_full_match(x.timestamp, '[0-9]{1,11}')
             THEN x.timestamp::BIGINT END AS item_seconds,
         CASE WHEN regexp_full_match(entry_time, '[0-9]{1,11}')
@@ -112,20 +135,7 @@ checked AS (
     SELECT
         *,
         CASE
-            WHEN received_at_text IS NOT NULL AND received_at IS NULL
-                THEN format('_mmflow.received_at: not a timestamp ({})', left(received_at_text, 40))
-            WHEN object IS NOT NULL AND object <> 'whatsapp_business_account'
-                THEN format('object: not whatsapp_business_account ({})', left(object, 40))
-            WHEN entry_count IS NULL THEN 'entry: missing'
-            WHEN entry_count = 0 THEN 'entry: empty'
-            WHEN entry_null THEN format('entry[{}]: null', i)
-            WHEN coalesce(waba_id, '') = '' THEN format('entry[{}].id: missing', i)
-            WHEN change_count IS NULL THEN format('entry[{}].changes: missing', i)
-            WHEN change_count = 0 THEN format('entry[{}].changes: empty', i)
-            WHEN change_null THEN format('entry[{}].changes[{}]: null', i, j)
-            WHEN coalesce(field, '') = ''
-                THEN format('entry[{}].changes[{}].field: missing', i, j)
-            WHEN value_null THEN format('entry[{}].changes[{}].value: missing', i, j)
+            WHEN structure_problem IS NOT NULL THEN structure_problem
             WHEN x IS NOT NULL AND NOT x.present
                 THEN format('entry[{}].changes[{}].value.{}[{}]: null', i, j, x.key, x.k)
             WHEN x.output_table = 'clicks' AND coalesce(x.action_type, '') = ''

@@ -1,12 +1,13 @@
--- status_rows (filled): every statuses[] element in the files $paths, read by DuckDB over whole
--- files with the explicit schema $columns (containers typed, scalars as text) and flattened
--- with unnest. Scalars are typed here; `problem` names the first rule an element breaks, with
--- its JSON path. A line whose containers do not fit the schema makes the whole read fail
--- (the caller then takes the careful path, line by line).
-INSERT INTO status_rows
+-- status_rows: every statuses[] element in the files $paths, one row each, read by DuckDB over
+-- whole files with the explicit schema $columns (containers typed, scalars as text) and
+-- flattened with unnest. Scalars are typed here; `problem` names the first rule an element
+-- breaks, with its JSON path. A line whose containers do not fit the schema makes the whole read
+-- fail (the caller then takes the careful path, line by line). Fetched as Arrow, in the shape
+-- of mmapi.landing.schema.STATUS_ROWS_SCHEMA: the bulk of a batch is never copied into a table.
 WITH lines AS (
     SELECT
         f.file_id,
+        f.source AS source_file,
         l._mmflow_offset AS line_offset,
         try_cast(l._mmflow.received_at AS TIMESTAMPTZ) AS received_at,
         l.entry
@@ -21,14 +22,14 @@ WITH lines AS (
 ),
 entries AS (
     SELECT
-        file_id, line_offset, received_at,
+        file_id, source_file, line_offset, received_at,
         unnest(entry) AS e,
         generate_subscripts(entry, 1) - 1 AS i
     FROM lines
 ),
 changes AS (
     SELECT
-        file_id, line_offset, received_at, i,
+        file_id, source_file, line_offset, received_at, i,
         e.id AS waba_id,
         unnest(e.changes) AS c,
         generate_subscripts(e.changes, 1) - 1 AS j
@@ -36,7 +37,7 @@ changes AS (
 ),
 statuses AS (
     SELECT
-        file_id, line_offset, received_at, i, j, waba_id,
+        file_id, source_file, line_offset, received_at, i, j, waba_id,
         c.value.metadata.phone_number_id AS phone_number_id,
         unnest(c.value.statuses) AS s,
         generate_subscripts(c.value.statuses, 1) - 1 AS k
@@ -87,6 +88,7 @@ SELECT
     s.conversation.origin.type AS conversation_origin_type,
     CASE WHEN expiration_seconds BETWEEN $min_seconds AND $max_seconds
         THEN to_timestamp(expiration_seconds) END AS conversation_expiration_ts,
+    source_file,
     CASE
         WHEN s IS NULL
             THEN format('entry[{}].changes[{}].value.statuses[{}]: null', i, j, k)
