@@ -33,6 +33,7 @@ from mmapi.chunks import ChunkResult
 from mmapi.client import ClientConfig, MMClient
 from mmapi.errors import SpecError
 from mmapi.ledger import Ledger
+from mmapi.rate_share import RateShare
 from mmapi.settings import DEFAULT_BASE_URL
 from mmapi.throttle import RetryBudget
 from tasks.extract import extract_segment
@@ -162,7 +163,7 @@ async def _send_chunks(
     done = 0
     stop = asyncio.Event()
 
-    async def worker() -> None:
+    async def chunk_worker() -> None:
         nonlocal done
         while not stop.is_set():
             chunk = await asyncio.to_thread(ledger.claim_chunk, spec.campaign_id, owner, lease)
@@ -175,7 +176,10 @@ async def _send_chunks(
             if result.stopped_reason:
                 stop.set()
 
-    await asyncio.gather(*(worker() for _ in range(CONCURRENT_CHUNKS)))
+    # Other workers (processes, machines) may send this campaign too: they share its cap.
+    share = RateShare(ledger, spec.campaign_id, owner, spec.messages_per_second, client.throttle)
+    async with share:
+        await asyncio.gather(*(chunk_worker() for _ in range(CONCURRENT_CHUNKS)))
     return results
 
 
@@ -187,6 +191,8 @@ def _free_chunks_of_dead_runs(spec: CampaignSpec, ledger: Ledger) -> None:
     dead = [o for o in ledger.lease_owners(spec.campaign_id) if _owner_is_dead_here(o)]
     if ledger.release_leases(spec.campaign_id, dead):
         get_run_logger().info("freed the chunks of dead runs %s", dead)
+    for owner in dead:  # nor do they keep a share of the rate
+        ledger.leave(spec.campaign_id, owner)
 
 
 def _owner_is_dead_here(owner: str) -> bool:

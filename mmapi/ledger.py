@@ -31,6 +31,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
     or_,
@@ -80,6 +81,15 @@ chunks = Table(
     Column("state", String(16), nullable=False),  # pending | done
     Column("owner", String(128)),
     Column("lease_until", Float),
+)
+
+# The workers sending a campaign right now, so they can share its messages-per-second cap.
+workers = Table(
+    "send_workers",
+    _metadata,
+    Column("campaign_id", String(64), primary_key=True),
+    Column("owner", String(128), primary_key=True),
+    Column("heartbeat_at", Float, nullable=False),
 )
 
 
@@ -260,6 +270,49 @@ class Ledger:
                     )
                     return chunk
         return None
+
+    # -- workers --------------------------------------------------------------------------
+
+    def heartbeat(self, campaign_id: str, owner: str, *, timeout_seconds: float) -> int:
+        """Record that this worker is sending the campaign; returns how many are (with it).
+
+        A worker whose last heartbeat is older than `timeout_seconds` no longer counts.
+        """
+        now = time.time()
+        with self.engine.begin() as connection:
+            seen = connection.execute(
+                update(workers)
+                .where(workers.c.campaign_id == campaign_id, workers.c.owner == owner)
+                .values(heartbeat_at=now)
+            )
+            if seen.rowcount == 0:
+                connection.execute(
+                    workers.insert(),
+                    {"campaign_id": campaign_id, "owner": owner, "heartbeat_at": now},
+                )
+            connection.execute(
+                delete(workers).where(
+                    workers.c.campaign_id == campaign_id,
+                    workers.c.heartbeat_at < now - 10 * timeout_seconds,
+                )
+            )
+            return int(
+                connection.execute(
+                    select(func.count()).where(
+                        workers.c.campaign_id == campaign_id,
+                        workers.c.heartbeat_at >= now - timeout_seconds,
+                    )
+                ).scalar_one()
+            )
+
+    def leave(self, campaign_id: str, owner: str) -> None:
+        """This worker stops sending the campaign: the others may take its share at once."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                delete(workers).where(
+                    workers.c.campaign_id == campaign_id, workers.c.owner == owner
+                )
+            )
 
     def lease_owners(self, campaign_id: str) -> set[str]:
         """Owners of the campaign's chunks that are leased and not done."""

@@ -65,6 +65,7 @@ class Throttle:
             raise ValueError(f"max_in_flight must be at least 1 (got {max_in_flight})")
         self.ceiling = float(rate)
         self.max_in_flight = max_in_flight
+        self._burst_fraction = burst_fraction
         self._burst = max(1.0, rate * burst_fraction)
         self._clock = clock
         self._rate = float(rate)
@@ -87,6 +88,17 @@ class Throttle:
             self._rate = min(self.ceiling, grown)
         self._rate_updated = now
         return self._rate
+
+    def set_ceiling(self, rate: float) -> None:
+        """Change the configured rate (a worker's share of a campaign's cap changed).
+
+        Lowering takes effect at the next slot; raising lets the rate grow back to it.
+        """
+        if not 0 < rate < math.inf:
+            raise ValueError(f"rate must be positive and finite (got {rate})")
+        self._rate = min(self.rate, rate)
+        self.ceiling = float(rate)
+        self._burst = max(1.0, rate * self._burst_fraction)
 
     def rate_limited(self) -> None:
         """Record a rate-limit answer: lower the rate, at most once per cooldown."""

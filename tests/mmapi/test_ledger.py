@@ -194,6 +194,17 @@ def test_taking_over_a_chunk_puts_its_orphaned_in_flight_messages_in_doubt(ledge
     assert ledger.planned_keys("c1", 0) == [f"c1-{i:05d}" for i in range(2, 10)]
 
 
+def test_heartbeats_count_the_live_workers_of_a_campaign(ledger: Ledger):
+    assert ledger.heartbeat("c1", "host-1-a", timeout_seconds=0.5) == 1
+    assert ledger.heartbeat("c1", "host-2-b", timeout_seconds=0.5) == 2
+    assert ledger.heartbeat("c2", "host-3-c", timeout_seconds=0.5) == 1
+    time.sleep(0.6)  # host-1-a stops beating
+    assert ledger.heartbeat("c1", "host-2-b", timeout_seconds=0.5) == 1
+    assert ledger.heartbeat("c1", "host-1-a", timeout_seconds=0.5) == 2  # back again
+    ledger.leave("c1", "host-1-a")
+    assert ledger.heartbeat("c1", "host-2-b", timeout_seconds=0.5) == 1
+
+
 def test_reconcile_unknown_by_status_webhooks(ledger: Ledger):
     ledger.plan(_plan("c1", 3), chunk_size=10, ttl_seconds=None)
     keys = [f"c1-{i:05d}" for i in range(3)]

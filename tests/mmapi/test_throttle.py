@@ -181,6 +181,18 @@ def test_throttle_rate_recovers_additively_to_ceiling(clock):
     assert throttle.ceiling == 80.0
 
 
+def test_throttle_ceiling_lowered_at_once_and_raised_gradually(clock):
+    throttle = Throttle(rate=900, clock=clock)
+    throttle.set_ceiling(300)  # two more workers joined the campaign
+    assert throttle.rate == 300.0
+    assert max_in_window(simulate(throttle, clock, workers=50, seconds=3)) <= 300 * 1.05 + 1
+
+    throttle.set_ceiling(450)  # one of them left
+    assert throttle.rate == 300.0
+    clock.advance(1000.0)
+    assert throttle.rate == 450.0
+
+
 def test_throttle_rate_never_below_minimum(clock):
     throttle = Throttle(rate=2, clock=clock)
 

@@ -1,0 +1,29 @@
+"""RateShare: workers of one campaign split its cap through the ledger's heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from mmapi.ledger import Ledger
+from mmapi.rate_share import HEARTBEAT_SECONDS, RateShare
+from mmapi.throttle import Throttle
+
+
+async def test_workers_split_the_cap_and_a_newcomer_waits_for_the_others_to_slow_down(
+    tmp_path: Path,
+):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    first, second = Throttle(rate=900), Throttle(rate=900)
+    async with RateShare(ledger, "c1", "host-1-a", 900, first):
+        assert first.ceiling == 900
+        loop = asyncio.get_running_loop()
+        joined = loop.time()
+        async with RateShare(ledger, "c1", "host-2-b", 900, second):
+            # By the time the newcomer may send, the first worker has halved its rate.
+            assert loop.time() - joined >= HEARTBEAT_SECONDS
+            assert first.ceiling == second.ceiling == 450
+        await asyncio.sleep(HEARTBEAT_SECONDS * 1.5)
+        assert first.ceiling == 900  # the second left: its share is back
+    assert ledger.heartbeat("c1", "host-3-c", timeout_seconds=60) == 1  # both left the table
+    ledger.dispose()
