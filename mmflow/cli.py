@@ -634,7 +634,12 @@ def serve_deployments_command(
 
     from mmapi.errors import ConfigurationError
 
-    from .deployments import read_deployments, runner_deployment, serve_deployments
+    from .deployments import (
+        check_not_on_a_work_pool,
+        read_deployments,
+        runner_deployment,
+        serve_deployments,
+    )
 
     def stop_on_sigterm(signum: int, frame: object) -> None:
         # Until Prefect's runner takes SIGTERM over: unwind, so a server started here stops.
@@ -651,6 +656,7 @@ def serve_deployments_command(
             except RuntimeError as exc:
                 raise fail(str(exc), EXIT_UNREACHABLE) from None
             deployments = [runner_deployment(spec) for spec in specs]
+            check_not_on_a_work_pool(deployments)
             typer.echo(f"serving {len(deployments)} deployments from {config}:")
             for spec, deployment in zip(specs, deployments, strict=True):
                 when = ", ".join(

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # Prefect is imported only once the caller has chosen its ser
 __all__ = [
     "DEFAULT_CONFIG",
     "DeploymentSpec",
+    "check_not_on_a_work_pool",
     "read_deployments",
     "runner_deployment",
     "serve_deployments",
@@ -148,6 +149,34 @@ def runner_deployment(spec: DeploymentSpec) -> RunnerDeployment:
         description=spec.description,
         tags=spec.tags,
     )
+
+
+def check_not_on_a_work_pool(deployments: list[RunnerDeployment]) -> None:
+    """Refuse to serve a deployment that `prefect deploy` put on a work pool.
+
+    Serving updates the deployment of the same name but keeps the pool version's pull steps,
+    so its runs would fail to load the flow; a team moves from a worker to `mmflow serve`
+    by deleting the pool's deployments first.
+
+    Raises:
+        ConfigurationError: Naming the deployment, its pool and the command that frees it.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        for deployment in deployments:
+            name = f"{deployment.flow_name}/{deployment.name}"
+            try:
+                existing = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue
+            if existing.work_pool_name:
+                raise ConfigurationError(
+                    f"deployment {name} is on work pool {existing.work_pool_name!r} "
+                    f"(prefect deploy), for a worker; to serve it instead, stop the worker "
+                    f"and run `prefect deployment delete {name}`"
+                )
 
 
 def serve_deployments(deployments: list[RunnerDeployment], *, limit: int | None = None) -> None:

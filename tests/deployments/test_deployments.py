@@ -132,6 +132,14 @@ def test_prefect_yaml_deploys_and_a_process_worker_runs_each_deployment(
                 worker.send_signal(signal.SIGTERM)
                 worker.wait(timeout=60)
 
+            # Serving deployments a worker owns would break their runs: refused, one line.
+            refused = run_command([MMFLOW, "serve"], env)
+            assert refused.returncode == 2, refused.stdout + refused.stderr
+            assert "send_campaign/send-campaign is on work pool 'mmflow'" in refused.stderr
+            assert "Traceback" not in refused.stdout + refused.stderr
+            for deployment in deployments.values():  # free the names for the serve tests
+                client.delete_deployment(deployment.id)
+
     output = worker_log.read_text()
     assert states == dict.fromkeys(DEPLOYMENTS, "COMPLETED"), output[-5000:]
     assert "Traceback" not in output
