@@ -203,7 +203,7 @@ def run_chaos(
             f"Prefect {prefect_api_url}, sandbox {sandbox.url}, receiver {receiver.webhook_url}"
         )
         runner.flow_args["base_url"] = sandbox.url
-        landing = LandingLoop(raw, lake, receiver, settings.land_every_seconds)
+        landing = LandingLoop(raw, lake, settings.land_every_seconds)
         expected = settings.recipients * PLANNED_SHARE_ESTIMATE
         schedule = FaultSchedule(
             sandbox=sandbox,
