@@ -15,10 +15,13 @@ import secrets
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import pyarrow as pa
 
 from .config import LandingConfig
 from .engine import LandingEngine
@@ -124,6 +127,27 @@ def _batches(
     return batches
 
 
+@contextmanager
+def _arrow_memory_pool() -> Iterator[None]:
+    """Arrow allocates from jemalloc (else the system's malloc) while a landing runs.
+
+    pyarrow's default pool, mimalloc, asks Linux for transparent huge pages and has each one
+    zeroed whole on first touch: measured at a third of a second of kernel time per million
+    events, an eighth of the landing's CPU. Buffers keep their own pool, so restoring the
+    previous default afterwards is safe.
+    """
+    previous = pa.default_memory_pool()
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc
+        pool = pa.system_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
+
+
 def land(config: LandingConfig, *, progress: Callable[[str], None] | None = None) -> LandingSummary:
     """Land what is new under `config.source` into `config.out/events/`.
 
@@ -150,7 +174,7 @@ def land(config: LandingConfig, *, progress: Callable[[str], None] | None = None
     summary = LandingSummary(run_id=run_id)
     events_dir = config.out / "events"
     landing_dir = events_dir / _LANDING_DIR
-    with LandingLock(landing_dir / "lock"):
+    with LandingLock(landing_dir / "lock"), _arrow_memory_pool():
         manifest = Manifest.load(landing_dir / "manifest.json")
         fs, sources = find_sources(config.source, config.patterns)
         summary.files_found = len(sources)

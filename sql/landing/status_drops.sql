@@ -3,40 +3,40 @@
 -- first received is kept), and events already in the Parquet files $existing (the days the
 -- batch's events fall on, plus an empty file with the schema). Rows on quarantined lines are
 -- left out of the ranking, so a duplicate elsewhere still lands. Only keys seen twice are
--- ranked, and they are found by a 64-bit hash of the key first: grouping a million rows by one
--- integer is several times cheaper than by two strings, and a hash collision only ranks a few
--- more rows by their real key.
-WITH eligible AS (
-    SELECT s.row_id, s.wamid, s.status, s.received_at, s.ts, s.file_id,
-           s.line_offset, s.i, s.j, s.k
+-- ranked, and they are found by a 64-bit hash of the key: grouping a million rows by one
+-- integer is cheaper than by two strings, and a collision only ranks a few more rows by their
+-- real key. Each part reads status_rows (Arrow) itself: a shared CTE would be copied whole.
+WITH repeated AS (
+    SELECT hash(wamid, status) AS key_hash
+    FROM status_rows
+    WHERE problem IS NULL
+    GROUP BY key_hash
+    HAVING count(*) > 1
+),
+candidates AS (
+    SELECT s.row_id, s.wamid, s.status, s.received_at, s.ts, s.file_id, s.line_offset, s.i, s.j, s.k
     FROM status_rows AS s
+    SEMI JOIN repeated AS r ON r.key_hash = hash(s.wamid, s.status)
     ANTI JOIN line_problems AS p
         ON p.file_id = s.file_id AND p.line_offset = s.line_offset
     WHERE s.problem IS NULL
-),
-repeated AS (
-    SELECT hash(wamid, status) AS key_hash
-    FROM eligible
-    GROUP BY key_hash
-    HAVING count(*) > 1
 )
-SELECT s.row_id
-FROM status_rows AS s
-WHERE s.problem IS NOT NULL
+SELECT row_id
+FROM status_rows
+WHERE problem IS NOT NULL
 UNION ALL
 SELECT s.row_id
 FROM status_rows AS s
 SEMI JOIN line_problems AS p
     ON p.file_id = s.file_id AND p.line_offset = s.line_offset
 UNION ALL
-SELECT e.row_id
-FROM eligible AS e
-SEMI JOIN repeated AS r ON r.key_hash = hash(e.wamid, e.status)
+SELECT row_id
+FROM candidates
 QUALIFY row_number() OVER (
-    PARTITION BY e.wamid, e.status
-    ORDER BY e.received_at NULLS LAST, e.ts, e.file_id, e.line_offset, e.i, e.j, e.k
+    PARTITION BY wamid, status
+    ORDER BY received_at NULLS LAST, ts, file_id, line_offset, i, j, k
 ) > 1
 UNION ALL
-SELECT e.row_id
-FROM eligible AS e
-SEMI JOIN read_parquet($existing) AS x ON x.wamid = e.wamid AND x.status = e.status;
+SELECT s.row_id
+FROM status_rows AS s
+SEMI JOIN read_parquet($existing) AS x ON x.wamid = s.wamid AND x.status = s.status;
