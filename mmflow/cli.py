@@ -202,8 +202,11 @@ def chaos(
     settings = (
         short_chaos_settings(seed=seed, **changes) if short else ChaosSettings(seed=seed, **changes)
     )
+    import os
+
     try:
-        result = run_chaos(out, settings)
+        # A Prefect server the user already runs saves starting one (half a minute).
+        result = run_chaos(out, settings, prefect_api_url=os.environ.get("PREFECT_API_URL"))
     except ChaosError as exc:
         raise fail(str(exc)) from None
     typer.echo(json.dumps(result, default=str))
