@@ -8,6 +8,7 @@ killed by that signal) once the child is gone. A run that ends prints `SUMMARY <
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -129,7 +130,9 @@ class FlowRunner:
     def kill(self) -> int | None:
         """SIGKILL the running run; returns its exit code."""
         if self.pid is not None:
-            os.kill(self.pid, signal.SIGKILL)
+            # The run may have ended on its own a moment ago: its exit code says so.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
         return self.exit_code(timeout=30.0)
 
     def summary(self) -> dict[str, Any] | None:
