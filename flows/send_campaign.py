@@ -263,6 +263,7 @@ def _summary(
         "planned_left": counts.get("planned", 0),
         "errors_by_code": errors,
         "reconciled": reconciled,
+        "accepted_this_run": accepted_now,
         "task_runs": len(results),
         "retries": sum(r.retries for r in results),
         "send_seconds": round(send_seconds, 2),

@@ -90,6 +90,8 @@ workers = Table(
     Column("campaign_id", String(64), primary_key=True),
     Column("owner", String(128), primary_key=True),
     Column("heartbeat_at", Float, nullable=False),
+    # How many workers this one's rate assumes: a newcomer waits until all assume it too.
+    Column("assumed_workers", Integer, nullable=False),
 )
 
 
@@ -273,22 +275,26 @@ class Ledger:
 
     # -- workers --------------------------------------------------------------------------
 
-    def heartbeat(self, campaign_id: str, owner: str, *, timeout_seconds: float) -> int:
-        """Record that this worker is sending the campaign; returns how many are (with it).
+    def heartbeat(
+        self, campaign_id: str, owner: str, *, assumed_workers: int, timeout_seconds: float
+    ) -> dict[str, int]:
+        """Record that this worker sends the campaign, assuming `assumed_workers` share it.
 
-        A worker whose last heartbeat is older than `timeout_seconds` no longer counts.
+        Returns:
+            Every live worker (this one included) and the number of workers it assumes.
+            A worker whose last heartbeat is older than `timeout_seconds` is not live.
         """
         now = time.time()
+        values = {"heartbeat_at": now, "assumed_workers": assumed_workers}
         with self.engine.begin() as connection:
             seen = connection.execute(
                 update(workers)
                 .where(workers.c.campaign_id == campaign_id, workers.c.owner == owner)
-                .values(heartbeat_at=now)
+                .values(**values)
             )
             if seen.rowcount == 0:
                 connection.execute(
-                    workers.insert(),
-                    {"campaign_id": campaign_id, "owner": owner, "heartbeat_at": now},
+                    workers.insert(), {"campaign_id": campaign_id, "owner": owner, **values}
                 )
             connection.execute(
                 delete(workers).where(
@@ -296,14 +302,13 @@ class Ledger:
                     workers.c.heartbeat_at < now - 10 * timeout_seconds,
                 )
             )
-            return int(
-                connection.execute(
-                    select(func.count()).where(
-                        workers.c.campaign_id == campaign_id,
-                        workers.c.heartbeat_at >= now - timeout_seconds,
-                    )
-                ).scalar_one()
+            live = connection.execute(
+                select(workers.c.owner, workers.c.assumed_workers).where(
+                    workers.c.campaign_id == campaign_id,
+                    workers.c.heartbeat_at >= now - timeout_seconds,
+                )
             )
+            return {row.owner: row.assumed_workers for row in live}
 
     def leave(self, campaign_id: str, owner: str) -> None:
         """This worker stops sending the campaign: the others may take its share at once."""

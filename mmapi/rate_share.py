@@ -1,9 +1,10 @@
 """Workers of one campaign share its messages-per-second cap through the ledger.
 
-Each worker heartbeats a row of the ledger's `send_workers` table and sets its throttle to
-`cap / live workers`. A newcomer waits until the others have seen it (and slowed down)
-before it sends, so their sum never goes over the cap; when a worker leaves, the others
-take its share at their next heartbeat, or after `WORKER_TIMEOUT_SECONDS` if it died.
+Each worker heartbeats a row of the ledger's `send_workers` table, saying how many workers
+its rate assumes, and sets its throttle to `cap / live workers`. A newcomer sends only once
+every live worker assumes it is there (each has slowed down to its new share), so together
+they never go over the cap; when a worker leaves, the others take its share at their next
+heartbeat, or after `WORKER_TIMEOUT_SECONDS` if it died.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ import logging
 from .ledger import Ledger
 from .throttle import Throttle
 
-__all__ = ["HEARTBEAT_SECONDS", "WORKER_TIMEOUT_SECONDS", "RateShare"]
+__all__ = ["HEARTBEAT_SECONDS", "JOIN_TIMEOUT_SECONDS", "WORKER_TIMEOUT_SECONDS", "RateShare"]
 
 logger = logging.getLogger("mmapi.rate_share")
 
 HEARTBEAT_SECONDS = 1.0
 # A worker silent this long is gone (killed, or cut off): the others take its share.
 WORKER_TIMEOUT_SECONDS = 5.0
-# A newcomer waits this long before sending, so every other worker has had a heartbeat.
-JOIN_WAIT_SECONDS = 2 * HEARTBEAT_SECONDS
+# A newcomer waits at most this long for the others to slow down (longer: they are gone).
+JOIN_TIMEOUT_SECONDS = WORKER_TIMEOUT_SECONDS
+JOIN_POLL_SECONDS = 0.2
 
 
 class RateShare:
@@ -54,10 +56,15 @@ class RateShare:
         self._beating: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> RateShare:
-        await self._beat()
-        if self.workers > 1:
-            await asyncio.sleep(JOIN_WAIT_SECONDS)
-            await self._beat()
+        live = await self._beat()
+        waited = 0.0
+        while any(assumed < self.workers for assumed in live.values()):
+            if waited >= JOIN_TIMEOUT_SECONDS:
+                logger.warning("workers %s did not take their new share; sending anyway", live)
+                break
+            await asyncio.sleep(JOIN_POLL_SECONDS)
+            waited += JOIN_POLL_SECONDS
+            live = await self._beat()
         self._beating = asyncio.create_task(self._keep_beating())
         return self
 
@@ -76,15 +83,11 @@ class RateShare:
             except Exception as exc:  # keep the current share; the next beat tries again
                 logger.warning("rate share heartbeat failed: %s", exc)
 
-    async def _beat(self) -> None:
-        workers = await asyncio.to_thread(
-            self.ledger.heartbeat,
-            self.campaign_id,
-            self.owner,
-            timeout_seconds=WORKER_TIMEOUT_SECONDS,
-        )
-        workers = max(1, workers)
-        if workers != self.workers or self.throttle.ceiling != self.cap / workers:
+    async def _beat(self) -> dict[str, int]:
+        """Heartbeat; when the number of live workers changed, take the new share and say so."""
+        live = await self._heartbeat()
+        workers = max(1, len(live))
+        if workers != self.workers:
             logger.info(
                 "%s workers send campaign %s: %.1f messages/s each",
                 workers,
@@ -92,4 +95,15 @@ class RateShare:
                 self.cap / workers,
             )
             self.throttle.set_ceiling(self.cap / workers)
-        self.workers = workers
+            self.workers = workers
+            live = await self._heartbeat()  # tell the others this worker has slowed down
+        return live
+
+    async def _heartbeat(self) -> dict[str, int]:
+        return await asyncio.to_thread(
+            self.ledger.heartbeat,
+            self.campaign_id,
+            self.owner,
+            assumed_workers=self.workers,
+            timeout_seconds=WORKER_TIMEOUT_SECONDS,
+        )

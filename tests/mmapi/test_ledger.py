@@ -194,15 +194,19 @@ def test_taking_over_a_chunk_puts_its_orphaned_in_flight_messages_in_doubt(ledge
     assert ledger.planned_keys("c1", 0) == [f"c1-{i:05d}" for i in range(2, 10)]
 
 
-def test_heartbeats_count_the_live_workers_of_a_campaign(ledger: Ledger):
-    assert ledger.heartbeat("c1", "host-1-a", timeout_seconds=0.5) == 1
-    assert ledger.heartbeat("c1", "host-2-b", timeout_seconds=0.5) == 2
-    assert ledger.heartbeat("c2", "host-3-c", timeout_seconds=0.5) == 1
+def test_heartbeats_list_the_live_workers_of_a_campaign(ledger: Ledger):
+    def beat(campaign_id: str, owner: str, assumed: int = 1) -> dict[str, int]:
+        return ledger.heartbeat(campaign_id, owner, assumed_workers=assumed, timeout_seconds=0.5)
+
+    assert beat("c1", "host-1-a") == {"host-1-a": 1}
+    assert beat("c1", "host-2-b", 2) == {"host-1-a": 1, "host-2-b": 2}
+    assert beat("c2", "host-3-c") == {"host-3-c": 1}
+    assert beat("c1", "host-1-a", 2) == {"host-1-a": 2, "host-2-b": 2}
     time.sleep(0.6)  # host-1-a stops beating
-    assert ledger.heartbeat("c1", "host-2-b", timeout_seconds=0.5) == 1
-    assert ledger.heartbeat("c1", "host-1-a", timeout_seconds=0.5) == 2  # back again
+    assert beat("c1", "host-2-b", 2) == {"host-2-b": 2}
+    assert beat("c1", "host-1-a", 2) == {"host-1-a": 2, "host-2-b": 2}  # back again
     ledger.leave("c1", "host-1-a")
-    assert ledger.heartbeat("c1", "host-2-b", timeout_seconds=0.5) == 1
+    assert beat("c1", "host-2-b") == {"host-2-b": 1}
 
 
 def test_reconcile_unknown_by_status_webhooks(ledger: Ledger):
