@@ -20,9 +20,17 @@
 -- one outside marketing_lite, marketing, utility, authentication, service is shown as `other`.
 -- route: the route the message took, from pricing_category: marketing_lite = mm, other = cloud.
 --
--- Statuses are matched as Meta sends them (lowercase). The aggregation over the events is kept
--- to numbers and flags (a status kind code, a pricing category code), so it stays fast at tens
--- of millions of events; names are joined back afterwards.
+-- Statuses are matched as Meta sends them (lowercase). The aggregation over the events is the
+-- report's heaviest step (tens of millions of events), so it is kept to numbers and few
+-- aggregates: a status kind code, a pricing category code, and flags folded into bits; names are
+-- joined back afterwards:
+--   flags          bit_or of 2^kind (sent 2, delivered 4, read 8, failed 16) and 32 when a
+--                  pricing object says the message is free;
+--   category_rank  the category code, plus 16 when it comes from a `sent` (or other) event, so
+--                  the minimum prefers the category billed at delivery; modulo 16 is the code;
+--   first_failure  the earliest failed event with an error code as one number (event time in
+--                  microseconds, then the code): its minimum is the first failure, and of two
+--                  failures at the same time, the lower code, so re-runs agree.
 --
 -- The table has one row per message and no order (sorting millions of rows for nothing costs
 -- seconds): order it when you read it.
@@ -57,27 +65,47 @@ WITH event_rows AS (
     FROM statuses
     WHERE wamid IS NOT NULL
 ),
-events AS (
+per_message AS (
     SELECT
         wamid,
         count(*) AS webhook_events,
         min(ts) AS first_event_at,
-        bool_or(kind = 1) AS ever_sent,
-        min(ts) FILTER (WHERE kind IN (2, 3)) AS delivered_at,
-        min(ts) FILTER (WHERE kind = 3) AS read_at,
-        bool_or(kind = 4) AS ever_failed,
-        -- The first failure explains it.
-        arg_min(error_code, ts) FILTER (WHERE kind = 4) AS error_code,
-        -- The category billed at delivery wins over the one on `sent`.
-        coalesce(
-            min(category_code) FILTER (WHERE kind IN (2, 3)),
-            min(category_code)
-        ) AS category_code,
-        bool_or(says_free) AS says_free,
+        bit_or((1 << kind) | CASE WHEN says_free THEN 32 ELSE 0 END) AS flags,
+        min(CASE WHEN kind IN (2, 3) THEN ts END) AS delivered_at,
+        min(CASE WHEN kind = 3 THEN ts END) AS read_at,
+        min(
+            CASE
+                WHEN kind = 4 AND error_code IS NOT NULL
+                    THEN CAST(epoch_us(ts) AS HUGEINT) * 18446744073709551616
+                        + (CAST(error_code AS HUGEINT) + 9223372036854775808)
+            END
+        ) AS first_failure,
+        min(category_code + CASE WHEN kind IN (2, 3) THEN 0 ELSE 16 END) AS category_rank,
         -- The business number is the same on every event of a message: `sent` is enough.
         min(phone_number_id) FILTER (WHERE kind = 1) AS phone_number_id
     FROM event_rows
     GROUP BY wamid
+),
+events AS (
+    SELECT
+        wamid,
+        webhook_events,
+        first_event_at,
+        flags & 2 <> 0 AS ever_sent,
+        delivered_at,
+        read_at,
+        flags & 16 <> 0 AS ever_failed,
+        -- The first failure explains it.
+        -- The low 64 bits (counted up from 0 for a time before 1970) minus the offset.
+        CAST(
+            (first_failure % 18446744073709551616 + 18446744073709551616) % 18446744073709551616
+                - 9223372036854775808
+            AS BIGINT
+        ) AS error_code,
+        category_rank % 16 AS category_code,
+        flags & 32 <> 0 AS says_free,
+        phone_number_id
+    FROM per_message
 ),
 error_titles AS (
     SELECT error_code, min(error_title) AS error_title

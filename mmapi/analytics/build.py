@@ -5,7 +5,9 @@ for `VIEWS`) over the input views (see `mmapi.analytics.inputs`) and the tables 
 its values bound as parameters. The database is written to a temporary file beside the target
 and renamed into place, so an analyst holding the old file open keeps reading the old one
 undisturbed; each table is also exported as `tables/<name>.parquet`, written and renamed the
-same way.
+same way. The exports run on a second connection in a worker thread: the per-message
+`message_status`, most of the export's work, as soon as it is made, so that it overlaps with the
+tables built from it, and the others once they are all made.
 
 Money is summed as DECIMAL and the default "as of" time comes from the data, so building twice
 from the same inputs gives identical tables; every table but the per-message `message_status`
@@ -17,6 +19,8 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +81,8 @@ TABLES = (
 )
 # Views: computed when read (message_cost would repeat every billable message).
 VIEWS = ("message_cost",)
+# Exported as soon as it is made, while the tables after it are built (see the module docstring).
+_EXPORTED_EARLY = "message_status"
 # `rate_card` is loaded from the CSV by Python; it is kept so every cost can be traced to a rate.
 EXPORTED_TABLES = (*(name for name in TABLES if name not in VIEWS), "rate_card")
 _INPUT_VIEWS = ("sends", "statuses", "clicks", "preferences")
@@ -174,19 +180,16 @@ def _as_of(con: duckdb.DuckDBPyConnection, settings: ReportSettings) -> datetime
     return found.astimezone(UTC) if found is not None else datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _export(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for name in EXPORTED_TABLES:
-        target = folder / f"{name}.parquet"
-        temporary = folder / f".{name}.{uuid.uuid4().hex}.tmp"
-        try:
-            con.table(name).write_parquet(str(temporary))
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
-        written[name] = target
-    return written
+def _export_table(con: duckdb.DuckDBPyConnection, name: str, folder: Path) -> Path:
+    """Write one table to `folder/<name>.parquet` (temporary file, then rename)."""
+    target = folder / f"{name}.parquet"
+    temporary = folder / f".{name}.{uuid.uuid4().hex}.tmp"
+    try:
+        con.table(name).write_parquet(str(temporary))
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return target
 
 
 def create_tables(
@@ -197,6 +200,7 @@ def create_tables(
     rate_card: str | Path | None = None,
     settings: ReportSettings | None = None,
     tables: tuple[str, ...] = TABLES,
+    on_table: Callable[[str], None] | None = None,
 ) -> tuple[datetime, InputFiles]:
     """Run the report's SQL on an open connection (a file or `:memory:`), leaving the input
     views in place.
@@ -208,6 +212,7 @@ def create_tables(
         rate_card: Rate card CSV; the bundled example when None.
         settings: Time and significance settings; the defaults when None.
         tables: The SQL files to run, in order (a prefix of `TABLES` for part of the report).
+        on_table: Called with each table's name once it is made (and committed).
 
     Returns:
         The "as of" time used and the input files read.
@@ -243,6 +248,8 @@ def create_tables(
     for name in tables:
         sql = load_sql(name)
         con.execute(sql, _parameters(sql, values)).fetchall()
+        if on_table is not None:
+            on_table(name)
     return as_of, files
 
 
@@ -253,6 +260,7 @@ def build_analytics(
     *,
     rate_card: str | Path | None = None,
     settings: ReportSettings | None = None,
+    on_summary: Callable[[ReportSummary], None] | None = None,
 ) -> AnalyticsBuild:
     """Build `out/analytics.duckdb` and `out/tables/*.parquet` from the inputs.
 
@@ -262,6 +270,8 @@ def build_analytics(
         out: Output folder (created if missing).
         rate_card: Rate card CSV; the bundled example when None.
         settings: Time and significance settings; the defaults when None.
+        on_summary: Called with the summary while the Parquet files are still being written
+            (the report draws its charts meanwhile); its errors stop the build.
 
     Returns:
         Paths, row counts, the "as of" time used and the summary.
@@ -285,16 +295,41 @@ def build_analytics(
     config: dict[str, Any] = {}
     if settings.threads is not None:
         config["threads"] = settings.threads
+    tables_folder = folder / TABLES_FOLDER
+    tables_folder.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(temporary), config=config)
         try:
-            as_of, files = create_tables(con, sends, events, rate_card=card_path, settings=settings)
-            # The input views name files on this machine: they stay out of the analysts' file.
-            for view in _INPUT_VIEWS:
-                con.execute(f"DROP VIEW {view}")
-            counts = {name: con.table(name).count("*").fetchall()[0][0] for name in EXPORTED_TABLES}
-            exported = _export(con, folder / TABLES_FOLDER)
-            summary = read_summary(con)
+            # The exports read on a connection of their own, in one worker thread: they overlap
+            # with the SQL still running here (and with on_summary).
+            reader = con.cursor()
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                exports: dict[str, Future[Path]] = {}
+
+                def export(name: str) -> None:
+                    exports[name] = pool.submit(_export_table, reader, name, tables_folder)
+
+                as_of, files = create_tables(
+                    con,
+                    sends,
+                    events,
+                    rate_card=card_path,
+                    settings=settings,
+                    on_table=lambda name: export(name) if name == _EXPORTED_EARLY else None,
+                )
+                # The input views name files on this machine: they stay out of the analysts' file.
+                for view in _INPUT_VIEWS:
+                    con.execute(f"DROP VIEW {view}")
+                for name in EXPORTED_TABLES:
+                    if name not in exports:
+                        export(name)
+                counts = {
+                    name: con.table(name).count("*").fetchall()[0][0] for name in EXPORTED_TABLES
+                }
+                summary = read_summary(con)
+                if on_summary is not None:
+                    on_summary(summary)
+                exported = {name: exports[name].result() for name in EXPORTED_TABLES}
             con.execute("CHECKPOINT")
         finally:
             con.close()

@@ -284,8 +284,16 @@ def build_report_files(
     Returns:
         The files written and the summary.
     """
-    build = build_analytics(sends, events, out, rate_card=rate_card, settings=settings)
-    summary = build.summary
+    pages: list[str] = []
+    build = build_analytics(
+        sends,
+        events,
+        out,
+        rate_card=rate_card,
+        settings=settings,
+        # The charts are drawn while the Parquet tables are written.
+        on_summary=lambda summary: pages.append(render_html(summary, report_charts(summary))),
+    )
     target = Path(out) / REPORT_NAME
-    _write_atomically(target, render_html(summary, report_charts(summary)))
-    return ReportFiles(build=build, summary=summary, html=target)
+    _write_atomically(target, pages[0])
+    return ReportFiles(build=build, summary=build.summary, html=target)
