@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from mmapi.landing import (
     LANDING_SQL_DIR,
     OTHER_COLUMNS,
+    OUTPUT_SCHEMAS,
     STATUS_COLUMNS,
     LandingConfig,
     Manifest,
@@ -18,9 +22,11 @@ from mmapi.landing import (
     container_paths,
     duckdb_type,
     frame_lines,
+    land,
     pending_sources,
     read_line_at,
     splice_offset,
+    write_days,
 )
 from mmapi.landing.sources import SourceFile
 
@@ -115,3 +121,46 @@ def test_landing_config_rejects_bad_values(tmp_path: Path):
         LandingConfig(source="raw", out=tmp_path, memory_limit="lots")
     with pytest.raises(ValueError, match="source"):
         LandingConfig(source="", out=tmp_path)
+
+
+def test_write_days_writes_the_kept_rows_of_each_day_only(tmp_path: Path):
+    schema = OUTPUT_SCHEMAS["preferences"]
+    stamp = datetime(2026, 11, 27, tzinfo=UTC)
+    first, second, third = date(2026, 11, 27), date(2026, 11, 28), date(2026, 11, 29)
+    columns = {field.name: pa.nulls(4, field.type) for field in schema}
+    columns |= {
+        "wa_id": pa.array(["a", "b", "c", "d"]),
+        "value": pa.array(["stop"] * 4),
+        "ts": pa.array([stamp] * 4, schema.field("ts").type),
+        "problem": pa.array([None, None, "bad", None], pa.string()),
+        "dt": pa.array([first, second, first, third], pa.date32()),
+    }
+    keep = pa.array([True, True, False, False])
+
+    written = write_days(
+        pa.table(columns),
+        keep,
+        pa.array([first, second, third], pa.date32()),
+        tmp_path / "preferences",
+        "preferences",
+        "p.parquet",
+        staging=tmp_path / "staging",
+    )
+
+    assert written == {"2026-11-27": 1, "2026-11-28": 1}
+    assert sorted(path.parent.name for path in (tmp_path / "preferences").glob("*/*")) == [
+        "dt=2026-11-27",
+        "dt=2026-11-28",
+    ]
+    landed = pq.read_table(tmp_path / "preferences" / "dt=2026-11-27" / "p.parquet")
+    assert landed.column("wa_id").to_pylist() == ["a"]
+    assert landed.schema.remove_metadata() == schema
+
+
+def test_land_restores_arrows_default_memory_pool(tmp_path: Path):
+    (tmp_path / "raw").mkdir()
+    before = pa.default_memory_pool().backend_name
+
+    land(LandingConfig(source=str(tmp_path / "raw"), out=tmp_path / "lake"))
+
+    assert pa.default_memory_pool().backend_name == before
