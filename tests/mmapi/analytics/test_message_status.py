@@ -6,7 +6,7 @@ import pytest
 
 from mmapi.analytics import ReportSettings, build_analytics
 
-from .helpers import at, by_key, table_rows
+from .helpers import at, by_key, send, status, table_rows, write_events, write_sends
 from .scenario import AS_OF
 
 
@@ -133,3 +133,37 @@ def test_message_status_one_row_per_message(built):
 def test_message_status_as_of_parameter_recorded(built):
     assert built.as_of == AS_OF
     assert table_rows(built, "report_parameters")[0]["as_of"] == AS_OF
+
+
+def test_message_status_first_failure_and_delivery_category_win(tmp_path):
+    sends = [send(key, "mm") for key in ("f1", "f2", "f3", "p1")]
+    statuses = [
+        # The earliest failure explains it, whatever the arrival order.
+        status("wamid.f1", "failed", at(5), code=131050),
+        status("wamid.f1", "failed", at(3), code=131049),
+        # Two failures at the same time: the lower code, so re-runs agree.
+        status("wamid.f2", "failed", at(2), code=131056),
+        status("wamid.f2", "failed", at(2), code=131026),
+        # A failure without a code does not hide a later one with a code.
+        status("wamid.f3", "failed", at(1)),
+        status("wamid.f3", "failed", at(4), code=131050),
+        # The category billed at delivery wins over the one on `sent`.
+        status("wamid.p1", "sent", at(1), category="marketing_lite"),
+        status("wamid.p1", "delivered", at(2), category="marketing"),
+    ]
+    write_sends(tmp_path / "sends.parquet", sends)
+    write_events(tmp_path / "landing", "statuses", statuses)
+
+    build = build_analytics(tmp_path / "sends.parquet", tmp_path / "landing", tmp_path / "out")
+    rows = by_key(table_rows(build, "message_status"), "wamid")
+
+    assert {w: rows[w]["error_code"] for w in ("wamid.f1", "wamid.f2", "wamid.f3")} == {
+        "wamid.f1": 131049,
+        "wamid.f2": 131026,
+        "wamid.f3": 131050,
+    }
+    assert rows["wamid.f3"]["error_title"] == "error 131050"
+    assert (rows["wamid.p1"]["pricing_category"], rows["wamid.p1"]["route"]) == (
+        "marketing",
+        "cloud",
+    )
