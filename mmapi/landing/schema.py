@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 __all__ = [
+    "DISTINCT_COLUMNS",
     "KEY_COLUMNS",
     "OFFSET_KEY",
     "OTHER_COLUMNS",
@@ -279,4 +280,13 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "preferences": ("wa_id", "value", "ts"),
     "account_updates": ("field", "event", "waba_id", "ts", "message_template_id"),
     "quarantine": ("source_file", "source_offset"),
+}
+
+# Columns whose values are nearly all distinct: Parquet dictionary encoding would build a
+# dictionary for each and then give up (a quarter of the statuses' write time), so they are
+# written plain.
+DISTINCT_COLUMNS: dict[str, frozenset[str]] = {
+    "statuses": frozenset(
+        {"wamid", "recipient_id", "ts", "received_at", "biz_opaque_callback_data"}
+    ),
 }

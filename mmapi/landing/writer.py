@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .manifest import sync_directory
-from .schema import OUTPUT_SCHEMAS
+from .schema import DISTINCT_COLUMNS, OUTPUT_SCHEMAS
 
 __all__ = [
     "PARTITION_COLUMN",
@@ -121,8 +121,13 @@ def write_file(
     schema = OUTPUT_SCHEMAS[table]
     staging.mkdir(parents=True, exist_ok=True)
     written = staging / f"{table}-{day}-{name}"
+    distinct = DISTINCT_COLUMNS.get(table, frozenset())
     pq.write_table(
-        rows.select(schema.names).cast(schema), written, compression="zstd", compression_level=1
+        rows.select(schema.names).cast(schema),
+        written,
+        compression="zstd",
+        compression_level=1,
+        use_dictionary=[name for name in schema.names if name not in distinct],
     )
     return publish_file(written, table_dir, day, name)
 
