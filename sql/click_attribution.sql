@@ -33,14 +33,26 @@ WITH distinct_clicks AS (
         CASE WHEN click_id IS NULL THEN tracking_token END,
         CASE WHEN click_id IS NULL THEN ts END
 ),
+-- The campaigns' MM-routed messages, in one pass over message_status for both uses below.
+mm_groups AS MATERIALIZED (
+    SELECT
+        campaign_id,
+        arm,
+        phone_number_id,
+        min(sent_at) AS first_sent_at,
+        max(sent_at) AS last_sent_at
+    FROM message_status
+    WHERE in_ledger AND route = 'mm'
+    GROUP BY campaign_id, arm, phone_number_id
+),
 mm_sends AS (
     SELECT
         campaign_id,
         phone_number_id,
-        min(sent_at) AS opens_at,
-        max(sent_at) + to_days(CAST($attribution_days AS INTEGER)) AS closes_at
-    FROM message_status
-    WHERE in_ledger AND route = 'mm' AND sent_at IS NOT NULL
+        min(first_sent_at) AS opens_at,
+        max(last_sent_at) + to_days(CAST($attribution_days AS INTEGER)) AS closes_at
+    FROM mm_groups
+    WHERE first_sent_at IS NOT NULL
     GROUP BY campaign_id, phone_number_id
 ),
 -- A message's business number comes from its `sent` webhook. Messages without one are left out
@@ -54,8 +66,7 @@ windows AS (
 ),
 campaign_arms AS (
     SELECT campaign_id, count(DISTINCT arm) AS arms_routed_mm, min(arm) AS arm
-    FROM message_status
-    WHERE in_ledger AND route = 'mm'
+    FROM mm_groups
     GROUP BY campaign_id
 ),
 candidates AS (

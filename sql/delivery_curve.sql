@@ -4,7 +4,7 @@
 -- the ledger's sent_at; an event stamped before sent_at (clock skew) counts at hour 0.
 --   delivered_share = delivered / accepted, read_share = read / accepted (both cumulative)
 --
--- Inputs: table message_status. Parameter: $curve_hours.
+-- Inputs: tables message_status and message_counts (accepted per arm). Parameter: $curve_hours.
 CREATE OR REPLACE TABLE delivery_curve AS
 WITH accepted AS (
     SELECT
@@ -17,9 +17,10 @@ WITH accepted AS (
     WHERE in_ledger AND ledger_state = 'accepted'
 ),
 arms AS (
-    SELECT campaign_id, arm, count(*) AS accepted
-    FROM accepted
+    SELECT campaign_id, arm, CAST(sum(accepted) AS BIGINT) AS accepted
+    FROM message_counts
     GROUP BY campaign_id, arm
+    HAVING sum(accepted) > 0
 ),
 hours AS (
     SELECT CAST(range AS INTEGER) AS hour
