@@ -34,6 +34,7 @@ __all__ = [
 DEFAULT_CONFIG = Path("prefect.yaml")
 SCHEDULE_KINDS = ("interval", "cron")
 SCHEDULE_OPTIONS = ("timezone", "active")
+COLLISION_STRATEGIES = ("ENQUEUE", "CANCEL_NEW")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class DeploymentSpec:
         schedules: Each `{"interval": seconds}` or `{"cron": "..."}`, with `timezone`.
         description: Shown in the Prefect UI.
         tags: Tags of the deployment and its runs.
+        concurrency_limit: `{"limit": n, "collision_strategy": "ENQUEUE" | "CANCEL_NEW"}`:
+            at most n runs at a time; a run due beyond that waits or is cancelled.
     """
 
     name: str
@@ -55,6 +58,7 @@ class DeploymentSpec:
     schedules: list[dict[str, Any]] = field(default_factory=list)
     description: str | None = None
     tags: list[str] = field(default_factory=list)
+    concurrency_limit: dict[str, Any] | None = None
 
 
 def read_deployments(path: Path = DEFAULT_CONFIG) -> list[DeploymentSpec]:
@@ -116,7 +120,30 @@ def _deployment(path: Path, number: int, entry: object) -> DeploymentSpec:
         schedules=schedules,
         description=entry.get("description"),
         tags=list(entry.get("tags") or []),
+        concurrency_limit=_concurrency_limit(where, entry.get("concurrency_limit")),
     )
+
+
+def _concurrency_limit(where: str, value: object) -> dict[str, Any] | None:
+    """`concurrency_limit` as prefect.yaml allows it: a number, or limit + collision strategy."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = {"limit": value}
+    limit = value.get("limit") if isinstance(value, dict) else None
+    strategy = value.get("collision_strategy", "ENQUEUE") if isinstance(value, dict) else None
+    if (
+        not isinstance(limit, int)
+        or isinstance(limit, bool)
+        or limit < 1
+        or strategy not in COLLISION_STRATEGIES
+        or set(value) - {"limit", "collision_strategy"}
+    ):
+        raise ConfigurationError(
+            f"{where}: `concurrency_limit` must be a positive number, or `limit` with "
+            f"`collision_strategy` {' or '.join(COLLISION_STRATEGIES)}; got {value!r}"
+        )
+    return {"limit": limit, "collision_strategy": strategy}
 
 
 def _schedule(schedule: dict[str, Any]) -> Schedule:
@@ -142,12 +169,16 @@ def runner_deployment(spec: DeploymentSpec) -> RunnerDeployment:
         raise ConfigurationError(
             f"deployment {spec.name!r}: cannot load {spec.entrypoint} ({exc})"
         ) from None
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig
+
+    limit = spec.concurrency_limit
     return flow.to_deployment(
         name=spec.name,
         parameters=spec.parameters,
         schedules=[_schedule(schedule) for schedule in spec.schedules],
         description=spec.description,
         tags=spec.tags,
+        concurrency_limit=ConcurrencyLimitConfig.model_validate(limit) if limit else None,
     )
 
 

@@ -88,6 +88,9 @@ def test_prefect_yaml_deploys_and_a_process_worker_runs_each_deployment(
             assert (landing.interval, landing.timezone) == (timedelta(seconds=300), "UTC")
             report = deployments["build-report"].schedules[0].schedule
             assert (report.cron, report.timezone) == ("0 * * * *", "UTC")
+            for name in ("land-webhooks", "build-report"):  # one at a time, no pile-up
+                assert deployments[name].global_concurrency_limit.limit == 1
+                assert deployments[name].concurrency_options.collision_strategy == "CANCEL_NEW"
 
             worker_env = {
                 **env,
@@ -154,27 +157,20 @@ def test_prefect_yaml_deploys_and_a_process_worker_runs_each_deployment(
 
 
 def _wait_for_scheduled_run(server: LocalPrefectServer, serve: subprocess.Popen, log: Path):
-    """The first land_webhooks run the schedule made, once it is final; and its deployment."""
+    """The first land_webhooks run the schedule made, once completed, and every landing run."""
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 
+    landing = DeploymentFilter(name=DeploymentFilterName(any_=["land-webhooks"]))
     deadline = time.monotonic() + SERVE_TIMEOUT_SECONDS
     with prefect_client(server) as client:
         while time.monotonic() < deadline:
             assert serve.poll() is None, log.read_text()
-            runs = client.read_flow_runs(
-                deployment_filter=DeploymentFilter(
-                    name=DeploymentFilterName(any_=["land-webhooks"])
-                )
-            )
-            done = [
-                run
-                for run in runs
-                if run.auto_scheduled and run.state is not None and run.state.is_final()
-            ]
+            runs = client.read_flow_runs(deployment_filter=landing)
+            done = [r for r in runs if r.auto_scheduled and r.state and r.state.is_completed()]
             if done:
-                return done[0]
+                return done[0], runs
             time.sleep(1)
-    raise AssertionError(f"no scheduled run finished; mmflow serve said:\n{log.read_text()}")
+    raise AssertionError(f"no scheduled run completed; mmflow serve said:\n{log.read_text()}")
 
 
 def test_mmflow_serve_runs_the_schedules_and_stops_cleanly_on_ctrl_c(
@@ -196,14 +192,15 @@ def test_mmflow_serve_runs_the_schedules_and_stops_cleanly_on_ctrl_c(
             stderr=subprocess.STDOUT,
         )
     try:
-        scheduled = _wait_for_scheduled_run(prefect_server, serve, log)
+        scheduled, landing_runs = _wait_for_scheduled_run(prefect_server, serve, log)
     finally:
         serve.send_signal(signal.SIGINT)
         serve.wait(timeout=90)
 
     said = log.read_text()
     assert serve.returncode == 0, said
-    assert scheduled.state.is_completed(), said
+    # One landing run at a time: none failed on the landing lock of an overlapping run.
+    assert not [r.state for r in landing_runs if r.state and r.state.is_failed()], said
     assert "Traceback" not in said
     assert "land_webhooks/land-webhooks: every 15 s (UTC)" in said
     assert "stopped; the deployments are paused until served again" in said
