@@ -177,7 +177,14 @@ async def _send_chunks(
                 stop.set()
 
     # Other workers (processes, machines) may send this campaign too: they share its cap.
-    share = RateShare(ledger, spec.campaign_id, owner, spec.messages_per_second, client.throttle)
+    share = RateShare(
+        ledger,
+        spec.campaign_id,
+        owner,
+        spec.messages_per_second,
+        client.throttle,
+        log=get_run_logger(),  # type: ignore[arg-type]
+    )
     async with share:
         await asyncio.gather(*(chunk_worker() for _ in range(CONCURRENT_CHUNKS)))
     return results

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from .ledger import Ledger
 from .throttle import Throttle
@@ -37,6 +38,7 @@ class RateShare:
         owner: This worker's name (unique per process).
         cap: The campaign's messages per second, for all workers together.
         throttle: This worker's throttle.
+        log: Where changes of the share are reported (default: this module's logger).
 
     Example:
         >>> async def send(ledger, client):
@@ -45,13 +47,20 @@ class RateShare:
     """
 
     def __init__(
-        self, ledger: Ledger, campaign_id: str, owner: str, cap: float, throttle: Throttle
+        self,
+        ledger: Ledger,
+        campaign_id: str,
+        owner: str,
+        cap: float,
+        throttle: Throttle,
+        log: logging.Logger | logging.LoggerAdapter[Any] = logger,
     ):
         self.ledger = ledger
         self.campaign_id = campaign_id
         self.owner = owner
         self.cap = cap
         self.throttle = throttle
+        self.log = log
         self.workers = 1
         self._beating: asyncio.Task[None] | None = None
 
@@ -60,7 +69,7 @@ class RateShare:
         waited = 0.0
         while any(assumed < self.workers for assumed in live.values()):
             if waited >= JOIN_TIMEOUT_SECONDS:
-                logger.warning("workers %s did not take their new share; sending anyway", live)
+                self.log.warning("workers %s did not take their new share; sending anyway", live)
                 break
             await asyncio.sleep(JOIN_POLL_SECONDS)
             waited += JOIN_POLL_SECONDS
@@ -81,14 +90,14 @@ class RateShare:
             try:
                 await self._beat()
             except Exception as exc:  # keep the current share; the next beat tries again
-                logger.warning("rate share heartbeat failed: %s", exc)
+                self.log.warning("rate share heartbeat failed: %s", exc)
 
     async def _beat(self) -> dict[str, int]:
         """Heartbeat; when the number of live workers changed, take the new share and say so."""
         live = await self._heartbeat()
         workers = max(1, len(live))
         if workers != self.workers:
-            logger.info(
+            self.log.info(
                 "%s workers send campaign %s: %.1f messages/s each",
                 workers,
                 self.campaign_id,

@@ -1,8 +1,9 @@
 """Two workers send one campaign at once through a shared Postgres ledger.
 
 Each worker is a child process running the whole flow with the same spec, output folder and
-ledger URL, started together (so both plan the campaign at the same moment). Scored by the
-sandbox's ground truth: every planned recipient sent exactly once, and both workers sent.
+ledger URL, started together (so both plan the campaign at the same moment); one is SIGKILLed
+mid-campaign and run again. Scored by the sandbox: every planned recipient sent exactly once,
+both workers sent, and together they kept to the campaign's cap.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 import prefect.settings
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy
+import sqlalchemy.exc
 import yaml
 
 from mmapi.landing import LandingConfig, land
@@ -38,6 +41,18 @@ def _summary(log: Path) -> dict:
     return json.loads(lines[-1].removeprefix("SUMMARY "))
 
 
+def _sent(sandbox: SandboxServer) -> int:
+    return len(sandbox.ground_truth()["messages"])
+
+
+def _count(engine: sqlalchemy.Engine, sql: str, owner: str) -> int:
+    try:
+        with engine.connect() as connection:
+            return int(connection.exec_driver_sql(sql, {"owner": owner}).scalar_one())
+    except sqlalchemy.exc.ProgrammingError:  # the workers have not created the tables yet
+        return 0
+
+
 def _score(sandbox: SandboxServer, out: Path) -> None:
     plan = pq.read_table(out / CAMPAIGN / "plan.parquet")
     truth = sandbox.ground_truth()["messages"]
@@ -49,9 +64,8 @@ def _score(sandbox: SandboxServer, out: Path) -> None:
     assert Counter(sends["state"].to_pylist()) == {"accepted": plan.num_rows}
 
 
-@pytest.mark.parametrize("kill_one", [False, True], ids=["both-finish", "one-killed"])
-def test_two_workers_share_one_campaign_through_a_postgres_ledger(
-    tmp_path: Path, postgres_url: str, kill_one: bool
+def test_two_workers_share_one_campaign_and_its_cap_through_a_postgres_ledger(
+    tmp_path: Path, postgres_url: str
 ):
     warehouse = build_demo_warehouse(tmp_path / "wh.duckdb", rows=ROWS)
     spec = demo_campaign_spec(warehouse, messages_per_second=MESSAGES_PER_SECOND)
@@ -81,36 +95,35 @@ def test_two_workers_share_one_campaign_through_a_postgres_ledger(
                 w.start(**args, log=str(tmp_path / f"worker-{i}.log"))
                 for i, w in enumerate(workers)
             ]
-            if kill_one:
-                # SIGKILL the first worker once the campaign is well under way.
-                deadline = time.monotonic() + RUN_TIMEOUT
-                while len(sandbox.ground_truth()["messages"]) < 300:
-                    assert time.monotonic() < deadline, "the workers did not start sending"
-                    time.sleep(0.02)
-                os.kill(pids[0], signal.SIGKILL)
-            codes = [w.exit_code(timeout=RUN_TIMEOUT) for w in workers]
-            if kill_one:
-                assert codes == [-signal.SIGKILL, 0]
-                # The survivor sent every chunk it could claim. A re-run on this host frees the
-                # dead worker's chunk at once and settles its requests left in doubt from the
-                # landed webhooks (on another host it would wait for the chunk's lease).
-                sandbox.flush()
-                land(LandingConfig(source=str(raw), out=lake, settle_seconds=0))
-                restart = {**args, "events_dir": str(lake / "events"), "unknown_grace_seconds": 0}
-                workers[0].start(**restart, log=str(tmp_path / "worker-restart.log"))
-                assert workers[0].exit_code(timeout=RUN_TIMEOUT) == 0
-            else:
-                assert codes == [0, 0], [
-                    (tmp_path / f"worker-{i}.log").read_text()[-3000:] for i in range(2)
-                ]
-                task_runs = [_summary(tmp_path / f"worker-{i}.log")["task_runs"] for i in range(2)]
-                assert min(task_runs) > 0, f"one worker sent nothing: {task_runs}"
-                plan_rows = pq.read_metadata(out / CAMPAIGN / "plan.parquet").num_rows
-                assert sum(task_runs) == -(-plan_rows // CHUNK_SIZE)
-                # The two share the campaign's cap instead of sending at it each.
-                busiest_second = sandbox.stats()["max_1s_count"]
-                assert busiest_second <= MESSAGES_PER_SECOND * 1.1, busiest_second
+            # SIGKILL the first worker mid-campaign, while it holds a chunk.
+            ledger = sqlalchemy.create_engine(postgres_url)
+            holds_a_chunk = "SELECT count(*) FROM send_chunks WHERE owner LIKE %(owner)s"
+            owner = f"%-{pids[0]}-%"
+            deadline = time.monotonic() + RUN_TIMEOUT
+            while not _count(ledger, holds_a_chunk, owner) or _sent(sandbox) < 300:
+                assert time.monotonic() < deadline, "the first worker never held a chunk"
+                time.sleep(0.02)
+            ledger.dispose()
+            os.kill(pids[0], signal.SIGKILL)
+            assert [w.exit_code(timeout=RUN_TIMEOUT) for w in workers] == [-signal.SIGKILL, 0]
+            survivor = _summary(tmp_path / "worker-1.log")
+            plan_rows = pq.read_metadata(out / CAMPAIGN / "plan.parquet").num_rows
+            assert 0 < survivor["accepted_this_run"] < plan_rows  # the dead one's chunk waits
+
+            # The survivor sent every chunk it could claim. A re-run on this host frees the
+            # dead worker's chunk at once and settles its requests left in doubt from the
+            # landed webhooks (on another host it would wait for the chunk's lease).
+            sandbox.flush()
+            land(LandingConfig(source=str(raw), out=lake, settle_seconds=0))
+            restart = {**args, "events_dir": str(lake / "events"), "unknown_grace_seconds": 0}
+            workers[0].start(**restart, log=str(tmp_path / "worker-restart.log"))
+            assert workers[0].exit_code(timeout=RUN_TIMEOUT) == 0
         finally:
             for worker in workers:
                 worker.close()
+        # The workers shared the campaign's cap instead of sending at it each (that would be
+        # twice the cap). The margin covers each throttle's burst and arrival jitter on a
+        # busy machine; benchmarks/scaleout.py measures how close to the cap they stay.
+        stats = sandbox.stats()
+        assert stats["max_1s_count"] <= MESSAGES_PER_SECOND * 1.25, stats["per_second"]
         _score(sandbox, out)
