@@ -24,6 +24,8 @@ import orjson
 import pyarrow.parquet as pq
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
+from prefect.deployments import run_deployment
+from prefect.runtime import deployment, flow_run
 from prefect.states import Failed
 
 from mmapi.audience import mask_url
@@ -31,7 +33,7 @@ from mmapi.audience.settings import PLAN_FILE
 from mmapi.campaign import CampaignSpec
 from mmapi.chunks import ChunkResult
 from mmapi.client import ClientConfig, MMClient
-from mmapi.errors import SpecError
+from mmapi.errors import ConfigurationError, SpecError
 from mmapi.ledger import Ledger
 from mmapi.rate_share import RateShare
 from mmapi.settings import DEFAULT_BASE_URL
@@ -71,6 +73,7 @@ async def send_campaign(
     unknown_grace_seconds: float = 3600.0,
     ad_sync_wait_seconds: float = 600.0,
     dry_run: bool | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Send a campaign described by a spec file; safe to re-run after any crash.
 
@@ -86,12 +89,18 @@ async def send_campaign(
             `unknown` request never reached the API (then it is sent again).
         ad_sync_wait_seconds: Wait after changing the template's TTL (Meta's ad sync).
         dry_run: Override the spec's dry_run (everything but the sends).
+        workers: How many flow runs send the campaign together. Run as a deployment with a
+            shared `ledger_url`, this run starts `workers - 1` more runs of its deployment
+            (any worker of the work pool takes them) once the plan is in the ledger; they
+            claim chunks from it and share the spec's messages per second.
 
     Returns:
         accepted, rejected by reason, unknown, elapsed seconds, messages/s, and more.
     """
     logger = get_run_logger()
     started = time.monotonic()
+    if workers > 1:
+        _check_can_scale_out(ledger_url)
     spec = CampaignSpec.from_yaml(spec_path)
     if dry_run is not None:
         spec = spec.model_copy(update={"dry_run": dry_run})
@@ -122,6 +131,8 @@ async def send_campaign(
                     logger.info("dry run: %s messages planned, nothing sent", prepared["planned"])
                     return {"campaign_id": spec.campaign_id, "dry_run": True, **prepared}
             plan_ledger(spec, plan_path, ledger, chunk_size, ttl.ttl_seconds)
+            if workers > 1:
+                await _start_more_workers(workers - 1)
             _free_chunks_of_dead_runs(spec, ledger)
             reconciled = reconcile_unknown(spec, ledger, events, unknown_grace_seconds)
             send_started = time.monotonic()
@@ -188,6 +199,42 @@ async def _send_chunks(
     async with share:
         await asyncio.gather(*(chunk_worker() for _ in range(CONCURRENT_CHUNKS)))
     return results
+
+
+def _check_can_scale_out(ledger_url: str | None) -> None:
+    """Several runs of one campaign need a deployment to start and a ledger they all reach.
+
+    Raises:
+        ConfigurationError: not a deployment run, or no shared `ledger_url`.
+    """
+    if deployment.id is None:
+        raise ConfigurationError(
+            "workers > 1 needs a deployment run (see prefect.yaml): its extra runs are "
+            "started through the deployment, for any worker of the pool to take"
+        )
+    if not ledger_url:
+        raise ConfigurationError(
+            "workers > 1 needs ledger_url: a database every worker reaches (Postgres), "
+            "not the default SQLite file next to one worker's outputs"
+        )
+
+
+async def _start_more_workers(count: int) -> None:
+    """Start `count` more runs of this deployment with this run's parameters, not waiting.
+
+    Each is a flow run of its own on the work pool (so any worker takes it, and a worker
+    that dies takes only its run down); they find the campaign planned and resume from it.
+    """
+    parameters = {**flow_run.parameters, "workers": 1}
+    for number in range(count):
+        run = await run_deployment(
+            deployment.id,
+            parameters=parameters,
+            timeout=0,
+            # A retry of this run must not start its workers a second time.
+            idempotency_key=f"{flow_run.id}-worker-{number}",
+        )
+        get_run_logger().info("started worker run %s", run.name)
 
 
 def _free_chunks_of_dead_runs(spec: CampaignSpec, ledger: Ledger) -> None:

@@ -151,3 +151,12 @@ async def test_a_resumed_campaign_refuses_a_spec_that_changes_its_messages(
     with pytest.raises(SpecError, match=r"different product_policy.*another campaign_id"):
         await send_campaign(str(changed), out_dir=str(out), chunk_size=300)
     assert len(sandbox.ground_truth()["messages"]) == sent
+
+
+async def test_several_workers_need_a_deployment_and_a_shared_ledger(
+    tmp_path: Path, warehouse: Path, sandbox: SandboxServer
+):
+    spec = _spec_file(tmp_path, warehouse)
+    with pytest.raises(ConfigurationError, match="needs a deployment run"):
+        await send_campaign(str(spec), out_dir=str(tmp_path / "campaigns"), workers=3)
+    assert sandbox.ground_truth()["messages"] == []
