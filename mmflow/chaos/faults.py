@@ -165,13 +165,17 @@ class LandingLoop:
         self.every = every
         self.runs = 0
         self.error: BaseException | None = None
+        # The driver also lands between runs: one landing run at a time (the landing's own
+        # lock refuses a second one rather than waiting).
+        self._landing = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chaos-landing", daemon=True)
 
     def land_now(self) -> None:
-        """One landing run."""
-        land(self.config, progress=lambda _line: None)
-        self.runs += 1
+        """One landing run (after the one under way, if any)."""
+        with self._landing:
+            land(self.config, progress=lambda _line: None)
+            self.runs += 1
 
     def _run(self) -> None:
         try:
