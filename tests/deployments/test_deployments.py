@@ -38,7 +38,7 @@ MMFLOW = str(BIN / "mmflow")
 CAMPAIGN_ID = "deployed-campaign"
 DEPLOYMENTS = {"send-campaign", "land-webhooks", "build-report"}
 # The landing schedule while serving in the test: every few seconds instead of 5 minutes.
-TEST_LANDING_INTERVAL_SECONDS = 15
+TEST_LANDING_INTERVAL_SECONDS = 5
 SERVE_TIMEOUT_SECONDS = 180.0
 
 
@@ -202,7 +202,7 @@ def test_mmflow_serve_runs_the_schedules_and_stops_cleanly_on_ctrl_c(
     # One landing run at a time: none failed on the landing lock of an overlapping run.
     assert not [r.state for r in landing_runs if r.state and r.state.is_failed()], said
     assert "Traceback" not in said
-    assert "land_webhooks/land-webhooks: every 15 s (UTC)" in said
+    assert f"land_webhooks/land-webhooks: every {TEST_LANDING_INTERVAL_SECONDS} s (UTC)" in said
     assert "stopped; the deployments are paused until served again" in said
     assert list((tmp_path / "lake" / "events" / "statuses").rglob("*.parquet"))
     with prefect_client(prefect_server) as client:
