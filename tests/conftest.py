@@ -42,3 +42,16 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+# Fixtures too costly to build twice: under `pytest -n 2` (pytest-xdist, --dist loadgroup)
+# every test that uses one runs in the same worker as the others that do.
+EXPENSIVE_SHARED_FIXTURES = ("demo_run", "prefect_server")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for name in EXPENSIVE_SHARED_FIXTURES:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(name))
+                break

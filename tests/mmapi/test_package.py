@@ -25,6 +25,7 @@ NOT_REEXPORTED = {
     "mmapi.sql",
     "mmapi.ledger",
     "mmapi.chunks",
+    "mmapi.rate_share",
     "mmapi.child_server",
     "mmapi.input_files",
 }
