@@ -47,6 +47,7 @@ from tasks.send import (
     reconcile_unknown,
     resolve_api_key,
     send_chunk,
+    suppress_late_opt_outs,
 )
 
 BASE_URL_ENV = "D360_BASE_URL"
@@ -118,7 +119,8 @@ async def send_campaign(
         ledger = Ledger(ledger_url or f"sqlite:///{(out / 'ledger.sqlite').resolve()}")
         try:
             plan_path = out / PLAN_FILE
-            if ledger.counts(spec.campaign_id) and plan_path.exists():
+            resuming = bool(ledger.counts(spec.campaign_id)) and plan_path.exists()
+            if resuming:
                 # Resuming: the plan is frozen at the first run, so every run (and every
                 # worker) sends the same messages, whatever the warehouse holds today.
                 _check_spec_unchanged(out, spec)
@@ -131,6 +133,8 @@ async def send_campaign(
                     logger.info("dry run: %s messages planned, nothing sent", prepared["planned"])
                     return {"campaign_id": spec.campaign_id, "dry_run": True, **prepared}
             plan_ledger(spec, plan_path, ledger, chunk_size, ttl.ttl_seconds)
+            if resuming:
+                suppress_late_opt_outs(spec, ledger, events)
             if workers > 1:
                 await _start_more_workers(workers - 1)
             _free_chunks_of_dead_runs(spec, ledger)

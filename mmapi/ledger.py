@@ -445,6 +445,44 @@ class Ledger:
         with self.engine.begin() as connection:
             connection.execute(statement, rows)
 
+    def planned_recipients(self, campaign_id: str) -> pa.Table:
+        """The campaign's `planned` messages: `message_key` and `recipient`."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(messages.c.message_key, messages.c.recipient).where(
+                    messages.c.campaign_id == campaign_id,
+                    messages.c.state == LedgerState.PLANNED,
+                )
+            ).all()
+        return pa.table(
+            {
+                "message_key": pa.array([row.message_key for row in rows], pa.string()),
+                "recipient": pa.array([row.recipient for row in rows], pa.string()),
+            }
+        )
+
+    def suppress_planned(self, reasons: dict[str, str]) -> int:
+        """End `planned` messages that must not be sent after all (`rejected`, with the reason).
+
+        Args:
+            reasons: Message key → suppression reason (e.g. `suppressed_stop`).
+        """
+        if not reasons:
+            return 0
+        statement = (
+            update(messages)
+            .where(
+                messages.c.message_key == bindparam("k"),
+                messages.c.state == LedgerState.PLANNED,
+            )
+            .values(
+                state=LedgerState.REJECTED, error_title=bindparam("title"), finished_at=time.time()
+            )
+        )
+        rows = [{"k": key, "title": reason} for key, reason in reasons.items()]
+        with self.engine.begin() as connection:
+            return connection.execute(statement, rows).rowcount
+
     def in_flight_to_unknown(self, campaign_id: str) -> int:
         """A new run starts: what a dead run left `in_flight` may have been sent: `unknown`.
 

@@ -20,7 +20,8 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import SecretStr
 
-from mmapi.campaign import CampaignSpec
+from mmapi.audience.suppression import SuppressionList
+from mmapi.campaign import CampaignSpec, SuppressionSpec
 from mmapi.chunks import ChunkResult, send_chunk_messages
 from mmapi.client import MMClient
 from mmapi.errors import ConfigurationError, TTLValidationError
@@ -129,6 +130,47 @@ def plan_ledger(
     reopened = ledger.reopen_chunks(spec.campaign_id)
     get_run_logger().info("ledger: %s new messages planned, %s chunks reopened", new, reopened)
     return {"planned_new": new, "chunks_reopened": reopened, "rows": plan.num_rows}
+
+
+@task(cache_policy=NO_CACHE)
+def suppress_late_opt_outs(
+    spec: CampaignSpec, ledger: Ledger, events_dir: Path | None = None
+) -> int:
+    """On a resume: messages still planned whose recipient has since opted out are not sent.
+
+    The plan applied suppression when it was made; stops (and 131050 failures) landed since
+    then end those messages `rejected` with the reason, before anything else is sent.
+
+    Args:
+        spec: The campaign.
+        ledger: Its ledger.
+        events_dir: Landed events (default: the spec's `suppression.events_dir`).
+
+    Returns:
+        How many planned messages were suppressed.
+    """
+    folder = events_dir or spec.suppression.events_dir
+    if folder is None:
+        return 0
+    suppression = SuppressionList.load(
+        SuppressionSpec(events_dir=str(folder)), default_region=spec.default_region
+    )
+    planned = ledger.planned_recipients(spec.campaign_id)
+    reasons = suppression.reasons_for(planned["recipient"].combine_chunks())
+    keep = reasons.is_valid()
+    late = dict(
+        zip(
+            planned["message_key"].filter(keep).to_pylist(),
+            reasons.filter(keep).to_pylist(),
+            strict=True,
+        )
+    )
+    suppressed = ledger.suppress_planned(late)
+    if suppressed:
+        get_run_logger().info(
+            "%s planned messages suppressed: opted out since planning", suppressed
+        )
+    return suppressed
 
 
 @task(cache_policy=NO_CACHE)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -15,7 +17,7 @@ import yaml
 from flows.send_campaign import send_campaign
 from mmapi.errors import ConfigurationError, SpecError
 from mmapi.sandbox import SandboxConfig, SandboxServer
-from mmapi.schemas import SENDS_SCHEMA
+from mmapi.schemas import SENDS_SCHEMA, TIMESTAMP
 from mmflow.warehouse import build_demo_warehouse, demo_campaign_spec
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -160,3 +162,34 @@ async def test_several_workers_need_a_deployment_and_a_shared_ledger(
     with pytest.raises(ConfigurationError, match="needs a deployment run"):
         await send_campaign(str(spec), out_dir=str(tmp_path / "campaigns"), workers=3)
     assert sandbox.ground_truth()["messages"] == []
+
+
+async def test_a_resumed_campaign_skips_those_who_opted_out_since_it_was_planned(
+    tmp_path: Path, warehouse: Path, sandbox: SandboxServer
+):
+    sandbox.update_config(onboarded=False)  # stops the MM arm early: the rest stays planned
+    spec = _spec_file(tmp_path, warehouse, product_policy="STRICT")
+    out, events = tmp_path / "campaigns", tmp_path / "events"
+    await send_campaign(str(spec), out_dir=str(out), chunk_size=300, return_state=True)
+    sends = pq.read_table(out / "demo-spring-sale" / "sends.parquet").to_pylist()
+    planned = [row["recipient"] for row in sends if row["state"] == "planned"]
+    stopped = planned[:3]  # they answer STOP before the campaign resumes
+    folder = events / "preferences" / "dt=2026-11-27"
+    folder.mkdir(parents=True)
+    stops = {
+        "wa_id": stopped,
+        "value": ["stop"] * len(stopped),
+        "ts": pa.array([datetime.now(UTC)] * len(stopped), TIMESTAMP),
+    }
+    pq.write_table(pa.table(stops), folder / "stops.parquet")
+
+    sandbox.update_config(onboarded=True)
+    await send_campaign(str(spec), out_dir=str(out), chunk_size=300, events_dir=str(events))
+
+    sent_to = {m["to"] for m in sandbox.ground_truth()["messages"]}
+    assert sent_to.isdisjoint(stopped)
+    assert set(planned) - set(stopped) <= sent_to
+    final = pq.read_table(out / "demo-spring-sale" / "sends.parquet").to_pylist()
+    rows = {row["recipient"]: row for row in final}
+    assert {rows[r]["state"] for r in stopped} == {"rejected"}
+    assert {rows[r]["error_title"] for r in stopped} == {"suppressed_stop"}
