@@ -34,7 +34,7 @@ from mmapi.campaign import CampaignSpec
 from mmapi.chunks import ChunkResult
 from mmapi.client import ClientConfig, MMClient
 from mmapi.errors import ConfigurationError, SpecError
-from mmapi.ledger import Ledger
+from mmapi.ledger import Ledger, check_ledger_url
 from mmapi.rate_share import RateShare
 from mmapi.settings import DEFAULT_BASE_URL
 from mmapi.throttle import RetryBudget
@@ -100,6 +100,7 @@ async def send_campaign(
     """
     logger = get_run_logger()
     started = time.monotonic()
+    check_ledger_url(ledger_url)
     if workers > 1:
         _check_can_scale_out(ledger_url)
     spec = CampaignSpec.from_yaml(spec_path)

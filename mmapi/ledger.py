@@ -38,13 +38,14 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from .errors import ConfigurationError
 from .schemas import SENDS_SCHEMA
 from .sender import OutcomeState, SendOutcome
 
-__all__ = ["Ledger", "LedgerState", "StatusSighting"]
+__all__ = ["Ledger", "LedgerState", "StatusSighting", "check_ledger_url"]
 
 _metadata = MetaData()
 
@@ -135,6 +136,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def check_ledger_url(ledger_url: str | None) -> None:
+    """A ledger URL must not carry a password: Prefect stores a flow run's parameters.
+
+    Raises:
+        ConfigurationError: the URL holds a password (the message shows it masked).
+    """
+    if ledger_url and "://" in ledger_url and make_url(ledger_url).password:
+        masked = make_url(ledger_url).render_as_string(hide_password=True)
+        raise ConfigurationError(
+            f"ledger_url {masked} holds a password, which Prefect would store with the flow "
+            "run's parameters: give it through the database's own means instead "
+            "(PGPASSWORD or ~/.pgpass for Postgres)"
+        )
+
+
 class Ledger:
     """The send ledger on any SQLAlchemy database.
 
@@ -151,11 +167,15 @@ class Ledger:
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        try:
-            _metadata.create_all(self.engine)
-        except DBAPIError:
-            # Workers starting together race to create the tables; the loser finds them now.
-            _metadata.create_all(self.engine)
+        # Workers starting together race to create the tables: a loser tries again and
+        # finds the tables the others made (each attempt gets past at least one of them).
+        for attempt in range(len(_metadata.tables) + 1):
+            try:
+                _metadata.create_all(self.engine)
+                break
+            except DBAPIError:
+                if attempt == len(_metadata.tables):
+                    raise
 
     def __repr__(self) -> str:
         # The URL's password must never reach a log: render it masked.

@@ -314,6 +314,7 @@ def send(
         raise fail(f"{out}: output folder not writable ({exc.strerror})", EXIT_BAD_INPUT) from None
     _preflight(spec, base_url)
     _check_suppression(spec, events)
+    _check_ledger_url(ledger_url)
     with _prefect_server():
         from flows.send_campaign import send_campaign
 
@@ -335,6 +336,17 @@ def send(
                 )
             )
     _finish(state)
+
+
+def _check_ledger_url(ledger_url: str | None) -> None:
+    """The flow's own check, before a Prefect server is started for nothing."""
+    from mmapi.errors import ConfigurationError
+    from mmapi.ledger import check_ledger_url
+
+    try:
+        check_ledger_url(ledger_url)
+    except ConfigurationError as exc:
+        raise fail(str(exc), EXIT_BAD_INPUT) from None
 
 
 def _prefect_server() -> AbstractContextManager[object]:

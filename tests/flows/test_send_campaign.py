@@ -193,3 +193,16 @@ async def test_a_resumed_campaign_skips_those_who_opted_out_since_it_was_planned
     rows = {row["recipient"]: row for row in final}
     assert {rows[r]["state"] for r in stopped} == {"rejected"}
     assert {rows[r]["error_title"] for r in stopped} == {"suppressed_stop"}
+
+
+async def test_a_ledger_url_with_a_password_stops_the_flow_before_anything_is_sent(
+    tmp_path: Path, warehouse: Path, sandbox: SandboxServer
+):
+    spec = _spec_file(tmp_path, warehouse)
+    with pytest.raises(ConfigurationError, match="holds a password"):
+        await send_campaign(
+            str(spec),
+            out_dir=str(tmp_path / "campaigns"),
+            ledger_url="postgresql+psycopg://sender:Ledger-Pw-0123@127.0.0.1:5432/test",
+        )
+    assert sandbox.ground_truth()["messages"] == []

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 import sqlalchemy
 
-from mmapi.ledger import Ledger, LedgerState, StatusSighting
+from mmapi.errors import ConfigurationError
+from mmapi.ledger import Ledger, LedgerState, StatusSighting, check_ledger_url
 from mmapi.schemas import SENDS_SCHEMA
 from mmapi.sender import OutcomeState, SendOutcome
 
@@ -240,3 +241,12 @@ def test_repr_hides_the_database_password():
         assert "***" in repr(ledger)
     finally:
         ledger.dispose()
+
+
+def test_a_ledger_url_with_a_password_is_refused_without_showing_it():
+    check_ledger_url("postgresql+psycopg://sender@127.0.0.1:5432/ledger")
+    check_ledger_url("sqlite:///ledger.sqlite")
+    with pytest.raises(ConfigurationError, match="PGPASSWORD") as caught:
+        check_ledger_url("postgresql+psycopg://sender:Ledger-Pw-0123@127.0.0.1:5432/ledger")
+    assert "Ledger-Pw-0123" not in str(caught.value)
+    assert "sender:***@" in str(caught.value)
