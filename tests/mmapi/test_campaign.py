@@ -136,3 +136,11 @@ def test_campaign_spec_over_the_size_cap_is_refused_unread(tmp_path, monkeypatch
 def test_campaign_spec_missing_file_is_one_error(tmp_path):
     with pytest.raises(SpecError, match=r"spec\.yaml: campaign spec not found"):
         CampaignSpec.from_yaml(tmp_path / "spec.yaml")
+
+
+def test_the_example_spec_shipped_in_campaigns_is_valid():
+    spec = CampaignSpec.from_yaml(
+        Path(__file__).resolve().parents[2] / "campaigns" / "spring_sale.yaml"
+    )
+    assert spec.campaign_id == "spring-sale-2026"
+    assert spec.segment.connection == "demo_output/warehouse.duckdb"
