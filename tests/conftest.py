@@ -44,7 +44,7 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
-# Fixtures too costly to build twice: under `pytest -n 2` (pytest-xdist, --dist loadgroup)
+# Fixtures too costly to build twice: under `pytest -n 3` (pytest-xdist, --dist loadgroup)
 # every test that uses one runs in the same worker as the others that do.
 EXPENSIVE_SHARED_FIXTURES = ("demo_run", "prefect_server")
 

@@ -16,36 +16,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 60.0
 
-# A zygote: imports the flow once (seconds), then forks one child per run on request, so a
-# run starts in milliseconds. Each request line is JSON args; it answers "PID n", then
-# "EXIT code" (negative: killed by that signal) once the child is gone.
-ZYGOTE = """
-import asyncio, json, os, sys
-from flows.send_campaign import send_campaign
-
-for line in sys.stdin:
-    args = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        log = os.open(args.pop("log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        try:
-            state = asyncio.run(send_campaign(**args, return_state=True))
-            summary = state.result(raise_on_failure=False)
-            print("SUMMARY " + json.dumps(summary, default=str), flush=True)
-            code = 0 if state.is_completed() else 1
-        except BaseException as exc:
-            import traceback
-            traceback.print_exc()
-            code = 2
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    print("PID", pid, flush=True)
-    _, status = os.waitpid(pid, 0)
-    print("EXIT", os.waitstatus_to_exitcode(status), flush=True)
-"""
+# The zygote of `mmflow chaos` (`mmflow/chaos/flow_runner.py`): it imports the flow once, then
+# forks one run per JSON line of arguments, answering "PID n" and then "EXIT code".
+ZYGOTE = "from mmflow.chaos.flow_runner import zygote_main; zygote_main()"
 
 
 class Zygote:
