@@ -29,15 +29,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow.parquet as pq
 import sqlalchemy
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.send_campaign import clean_segment, write_send_spec  # noqa: E402
 from mmapi.sandbox import SandboxConfig, SandboxServer  # noqa: E402
 from mmflow.prefect_server import LocalPrefectServer  # noqa: E402
 
@@ -63,42 +62,9 @@ def log(message: str) -> None:
     print(f"[scaleout] {message}", file=sys.stderr, flush=True)
 
 
-def _segment(path: Path, rows: int) -> Path:
-    """`rows` distinct valid German mobile numbers, as a Parquet file."""
-    with duckdb.connect() as db:
-        db.execute(
-            "COPY (SELECT i AS customer_id, '+49 151 ' || lpad(i::VARCHAR, 8, '0') AS phone, "
-            "'Kunde ' || i AS first_name FROM range(?) t(i)) TO ? (FORMAT parquet)",
-            [rows, str(path)],
-        )
-    return path
-
-
-def _spec(folder: Path, campaign_id: str, segment: Path) -> Path:
-    spec = {
-        "campaign_id": campaign_id,
-        "segment": {"path": str(segment)},
-        "template": {"name": "spring_sale", "language": "en"},
-        "parameters": {
-            "header": {"type": "image", "value": "https://example.com/sale.jpg"},
-            "body": [
-                {"type": "text", "column": "first_name"},
-                {"type": "text", "value": "20%"},
-            ],
-            "buttons": [{"index": 0, "sub_type": "url", "type": "text", "value": "spring"}],
-        },
-        "arms": {"mm": 0.9, "cloud": 0.1},
-        "messages_per_second": CAP,
-        "max_in_flight": MAX_IN_FLIGHT,
-    }
-    path = folder / f"{campaign_id}.yaml"
-    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
-    return path
-
-
 def _run(workers: int, folder: Path, segment: Path, ledger_url: str, env: dict) -> dict[str, Any]:
     campaign_id = f"scaleout-{workers}"
-    spec = _spec(folder, campaign_id, segment)
+    spec = write_send_spec(folder / f"{campaign_id}.yaml", campaign_id, segment, CAP, MAX_IN_FLIGHT)
     out = folder / "campaigns"
     with SandboxServer(SandboxConfig(latency_ms=LATENCY_MS, rate_limit_mps=CAP)) as sandbox:
         run_env = {**env, "D360_API_KEY": sandbox.api_key, "D360_BASE_URL": sandbox.url}
@@ -159,7 +125,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
-            segment = _segment(folder / "segment.parquet", args.messages)
+            segment = clean_segment(folder / "segment.parquet", args.messages)
             with LocalPrefectServer(folder / "prefect", port=PREFECT_PORT) as server:
                 env = {
                     **os.environ,

@@ -33,6 +33,7 @@ import duckdb
 import phonenumbers
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
@@ -179,7 +180,7 @@ SEND_IN_FLIGHT = 200
 SEND_CHUNK_SIZE = 5000
 
 
-def _clean_segment(path: Path, rows: int) -> Path:
+def clean_segment(path: Path, rows: int) -> Path:
     """A segment of `rows` distinct valid German mobile numbers, as a Parquet file."""
     with duckdb.connect() as db:
         db.execute(
@@ -190,35 +191,43 @@ def _clean_segment(path: Path, rows: int) -> Path:
     return path
 
 
+def write_send_spec(
+    path: Path, campaign_id: str, segment: Path, messages_per_second: float, max_in_flight: int
+) -> Path:
+    """A spec sending the sandbox's `spring_sale` template to a `clean_segment`, 90% MM."""
+    spec = {
+        "campaign_id": campaign_id,
+        "segment": {"path": str(segment)},
+        "template": {"name": "spring_sale", "language": "en"},
+        "parameters": {
+            "header": {"type": "image", "value": "https://example.com/sale.jpg"},
+            "body": [
+                {"type": "text", "column": "first_name"},
+                {"type": "text", "value": "20%"},
+            ],
+            "buttons": [{"index": 0, "sub_type": "url", "type": "text", "value": "spring"}],
+        },
+        "arms": {"mm": 0.9, "cloud": 0.1},
+        "messages_per_second": messages_per_second,
+        "max_in_flight": max_in_flight,
+    }
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return path
+
+
 def bench_send_flow(messages: int = SEND_MESSAGES) -> dict[str, Any]:
     """100,000 messages through the whole flow (ledger included) at 100 ms latency, 1,000/s cap."""
     import asyncio
-
-    import yaml
 
     from mmapi.sandbox import SandboxConfig, SandboxServer
     from mmflow.prefect_server import LocalPrefectServer
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        segment = _clean_segment(folder / "segment.parquet", messages)
-        spec = {
-            "campaign_id": "bench-send-flow",
-            "segment": {"path": str(segment)},
-            "template": {"name": "spring_sale", "language": "en"},
-            "parameters": {
-                "header": {"type": "image", "value": "https://example.com/sale.jpg"},
-                "body": [
-                    {"type": "text", "column": "first_name"},
-                    {"type": "text", "value": "20%"},
-                ],
-                "buttons": [{"index": 0, "sub_type": "url", "type": "text", "value": "spring"}],
-            },
-            "arms": {"mm": 0.9, "cloud": 0.1},
-            "messages_per_second": SEND_RATE_CAP,
-            "max_in_flight": SEND_IN_FLIGHT,
-        }
-        (folder / "spec.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+        segment = clean_segment(folder / "segment.parquet", messages)
+        spec_path = write_send_spec(
+            folder / "spec.yaml", "bench-send-flow", segment, SEND_RATE_CAP, SEND_IN_FLIGHT
+        )
         sandbox_config = SandboxConfig(
             latency_ms=SEND_LATENCY_MS, rate_limit_mps=SEND_RATE_CAP, p_duplicate=0.0
         )
@@ -232,7 +241,7 @@ def bench_send_flow(messages: int = SEND_MESSAGES) -> dict[str, Any]:
             started = time.monotonic()
             summary = asyncio.run(
                 send_campaign(
-                    str(folder / "spec.yaml"),
+                    str(spec_path),
                     out_dir=str(folder / "campaigns"),
                     chunk_size=SEND_CHUNK_SIZE,
                 )
