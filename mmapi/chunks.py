@@ -101,14 +101,15 @@ class LedgerWriter:
         never hides an outcome: the chunk fails, and its messages stay `in_flight` in the
         ledger for the next run to reconcile, instead of passing for finished.
         """
-        async with self._db:
-            while self._outcomes:
-                batch, self._outcomes = self._outcomes, []
-                try:
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
+            try:
+                # The lock per batch, not per flush: claims waiting for it go in between.
+                async with self._db:
                     await asyncio.to_thread(self.ledger.record_outcomes, batch)
-                except BaseException:
-                    self._outcomes[:0] = batch
-                    raise
+            except BaseException:
+                self._outcomes[:0] = batch
+                raise
 
     async def aclose(self) -> None:
         """Wait for pending claims, then commit the remaining outcomes (raising if it fails)."""
