@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger
 
 from mmapi.landing import DEFAULT_MEMORY_LIMIT, DEFAULT_SETTLE_SECONDS, LandingConfig
 from tasks.land import find_new_webhook_files, land_webhook_files, publish_landing_summary
+from tasks.storage import use_aws_credentials_block
 
 DEFAULT_BATCH_MB = 512
 
@@ -27,24 +28,29 @@ def land_webhooks(
     batch_mb: int = DEFAULT_BATCH_MB,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+    aws_credentials_block: str | None = None,
 ) -> dict[str, Any]:
     """Land new raw webhooks into `out/events/` and return the run's summary.
 
     Args:
-        source: A folder, glob or URL of raw webhook files.
-        out: Output folder (events go to `out/events/<table>/dt=YYYY-MM-DD/`).
+        source: A folder, glob or URL (`s3://bucket/raw/`) of raw webhook files.
+        out: Output folder or `s3://` URL (events go to `out/events/<table>/dt=YYYY-MM-DD/`;
+            an object store is written through a local working folder, `mmapi.storage`).
         batch_mb: Raw megabytes read per batch (each batch is written and recorded whole).
         memory_limit: DuckDB's memory limit (it spills to disk past it).
         settle_seconds: A file unchanged this long counts as finished (its last line lands
             even without a newline).
+        aws_credentials_block: A prefect-aws `AwsCredentials` block for `s3://` paths
+            (default: the environment's AWS credentials).
 
     Returns:
         Counts of files, bytes, rows landed per table and lines quarantined.
     """
     logger = get_run_logger()
+    use_aws_credentials_block(aws_credentials_block)
     config = LandingConfig(
         source=source,
-        out=Path(out),
+        out=out,
         batch_bytes=batch_mb << 20,
         memory_limit=memory_limit,
         settle_seconds=settle_seconds,

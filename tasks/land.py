@@ -16,7 +16,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from mmapi.landing import LandingConfig, Manifest, find_sources, land, pending_sources
+from mmapi.landing import LandingConfig, find_sources, land, pending_sources
+from mmapi.landing.remote import load_manifest
 from tasks.logs import task_logger
 
 __all__ = ["find_new_webhook_files", "land_webhook_files", "publish_landing_summary"]
@@ -50,7 +51,7 @@ def find_new_webhook_files(config: LandingConfig) -> list[dict[str, Any]]:
         One dict per file: `file`, `kind`, `size`, `from_offset`.
     """
     _, sources = find_sources(config.source, config.patterns)
-    manifest = Manifest.load(config.out / "events" / "_landing" / "manifest.json")
+    manifest = load_manifest(config.out)
     pending = pending_sources(sources, manifest)
     task_logger(__name__).info(
         "%d files under %s, %d with something new", len(sources), config.source, len(pending)

@@ -45,7 +45,8 @@ class LandingConfig(BaseModel):
     Attributes:
         source: A folder, glob or URL (any fsspec protocol) of raw webhook files: the
             receiver's segments, or exports of bodies as NDJSON, JSON documents or gzip.
-        out: Output folder; events go to `out/events/<table>/dt=YYYY-MM-DD/`.
+        out: Output folder, or an object store URL (`s3://bucket/lake`: see
+            `mmapi.landing.remote`); events go to `out/events/<table>/dt=YYYY-MM-DD/`.
         patterns: File name patterns taken when `source` is a folder.
         batch_bytes: Raw bytes per batch.
         max_line_bytes: Longer lines are quarantined (DuckDB's `maximum_object_size`, which
@@ -63,7 +64,9 @@ class LandingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     source: str = Field(min_length=1, description="A folder, glob or URL of raw webhook files.")
-    out: Path = Field(description="Output folder; events go to out/events/<table>/dt=.../.")
+    out: str | Path = Field(
+        description="Output folder or URL; events go to out/events/<table>/dt=.../."
+    )
     patterns: tuple[str, ...] = Field(
         default=DEFAULT_PATTERNS, min_length=1, description="File patterns taken from a folder."
     )

@@ -23,9 +23,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from .. import storage
 from .config import LandingConfig
 from .engine import LandingEngine
 from .manifest import LandingLock, Manifest
+from .remote import RemoteEvents
 from .sources import RejectedLine, SourceFile, StagedFile, Stager, find_sources
 
 __all__ = ["LandingSummary", "land", "pending_sources"]
@@ -172,9 +174,17 @@ def land(config: LandingConfig, *, progress: Callable[[str], None] | None = None
     now = datetime.now(UTC)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     summary = LandingSummary(run_id=run_id)
-    events_dir = config.out / "events"
+    # An output on an object store is landed in its local working folder, then uploaded.
+    events_dir = storage.working_folder(config.out) / "events"
     landing_dir = events_dir / _LANDING_DIR
+    remote = (
+        RemoteEvents(str(storage.join(config.out, "events")), events_dir)
+        if storage.is_url(config.out)
+        else None
+    )
     with LandingLock(landing_dir / "lock"), _arrow_memory_pool():
+        if remote is not None:
+            remote.pull()
         manifest = Manifest.load(landing_dir / "manifest.json")
         fs, sources = find_sources(config.source, config.patterns)
         summary.files_found = len(sources)
@@ -213,6 +223,8 @@ def land(config: LandingConfig, *, progress: Callable[[str], None] | None = None
                         end = source.size if source.document else start
                         done.append((source, end))
                 counts = engine.land_batch(staged, rejected, number)
+                if remote is not None:  # the rows first, then the manifest that records them
+                    remote.push_files()
                 for source, end in done:
                     manifest.record(
                         source.uri,
@@ -222,6 +234,8 @@ def land(config: LandingConfig, *, progress: Callable[[str], None] | None = None
                         kind=source.kind,
                     )
                 manifest.save()
+                if remote is not None:
+                    remote.push_manifest()
                 for item in staged:
                     if item.temporary:
                         item.path.unlink(missing_ok=True)

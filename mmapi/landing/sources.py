@@ -27,10 +27,11 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-import fsspec
 import orjson
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
+
+from .. import storage
 
 __all__ = ["RejectedLine", "SourceFile", "StagedFile", "Stager", "find_sources"]
 
@@ -152,7 +153,7 @@ def find_sources(
     Raises:
         FileNotFoundError: nothing exists at `source` (a glob matching nothing is no error).
     """
-    fs, root = fsspec.core.url_to_fs(source)
+    fs, root = storage.filesystem(source)
     if isinstance(fs, LocalFileSystem):
         root = str(Path(root).resolve()) if not _GLOB_CHARACTERS & set(root) else root
     if _GLOB_CHARACTERS & set(root):
