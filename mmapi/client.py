@@ -201,12 +201,14 @@ class MMClient:
         async with self.throttle.slot():
             if before_send is not None and not await before_send():
                 return None
+            await self.throttle.depart()
             response = await self._exchange(request)
         return self._send_answer(response, path)
 
     async def _send(self, path: str, body: bytes) -> SendResponse:
         request = self._send_request(path, body)
         async with self.throttle.slot():
+            await self.throttle.depart()
             response = await self._exchange(request)
         return self._send_answer(response, path)
 

@@ -40,6 +40,11 @@ class Throttle:
     back additively up to the configured ceiling (AIMD), so a storm of 130429 slows the sender
     down instead of multiplying retries.
 
+    Pacing hands out turns; what the API counts is when requests leave, which can be later (a
+    ledger claim committed in batches, an event loop that lagged) and then in a bunch. So a
+    request also passes `depart()` just before it is written: at most `ceiling` requests leave
+    in any one-second window, whatever happened between the turn and the write.
+
     Attributes:
         ceiling: The configured messages per second.
         max_in_flight: The most requests awaiting an answer at once.
@@ -48,6 +53,7 @@ class Throttle:
         >>> throttle = Throttle(rate=80, max_in_flight=50)
         >>> async def send_one():
         ...     async with throttle.slot():
+        ...         await throttle.depart()
         ...         ...  # one HTTP request
     """
 
@@ -75,6 +81,8 @@ class Throttle:
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._pacer: asyncio.Task[None] | None = None
+        self._departures: deque[float] = deque()
+        self._departure_gate = asyncio.Lock()
         self.rate_limited_count = 0
 
     @property
@@ -116,6 +124,27 @@ class Throttle:
         start = max(now, self._next_slot - (self._burst - 1.0) * interval)
         self._next_slot = max(self._next_slot, start) + interval
         return start - now
+
+    async def depart(self) -> None:
+        """Wait until a request may leave: at most `ceiling` leave in any one-second window.
+
+        Call it right before writing the request (inside `slot()`). A ceiling lowered by
+        `set_ceiling` applies at once to the second just past, so a worker that gives up part of
+        its share never sends into the share it gave up.
+        """
+        # One departure waits at a time (FIFO through the lock), so a full window wakes one
+        # request when a place frees instead of every request that is waiting.
+        async with self._departure_gate:
+            limit = max(1, math.floor(self.ceiling + 1e-9))
+            departures = self._departures
+            while True:
+                now = self._clock()
+                while departures and departures[0] <= now - 1.0:
+                    departures.popleft()
+                if len(departures) < limit:
+                    departures.append(now)
+                    return
+                await asyncio.sleep(departures[0] + 1.0 - now)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

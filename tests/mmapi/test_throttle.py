@@ -327,3 +327,48 @@ async def test_throttle_slot_never_more_than_max_in_flight_inside():
     assert done == 60
     assert inside == 0
     assert most == 5
+
+
+async def test_throttle_depart_keeps_bunched_requests_within_ceiling_per_second():
+    # Claims committed every 400 ms release the requests granted meanwhile all at once, as a
+    # ledger commit under load does; what leaves must still be at most `ceiling` a second.
+    throttle = Throttle(rate=200, max_in_flight=200)
+    loop = asyncio.get_running_loop()
+    commit = asyncio.Event()
+    released: list[float] = []
+    departed: list[float] = []
+
+    async def committer() -> None:
+        while True:
+            await asyncio.sleep(0.4)
+            commit.set()
+            commit.clear()
+
+    async def send() -> None:
+        async with throttle.slot():
+            await commit.wait()
+            released.append(loop.time())
+            await throttle.depart()
+            departed.append(loop.time())
+
+    commits = asyncio.create_task(committer())
+    await asyncio.wait_for(asyncio.gather(*(send() for _ in range(500))), timeout=10.0)
+    commits.cancel()
+
+    assert max_in_window(released) > 200  # the bunching this guards against happened
+    assert max_in_window(departed) <= 200
+    assert len(departed) / (max(departed) - min(departed)) >= 0.8 * 200  # not by idling
+
+
+async def test_throttle_depart_lowered_ceiling_applies_to_the_second_just_past():
+    throttle = Throttle(rate=100, max_in_flight=100)
+    loop = asyncio.get_running_loop()
+    for _ in range(60):
+        await throttle.depart()
+    started = loop.time()
+
+    throttle.set_ceiling(50)
+    await throttle.depart()
+
+    # 60 left in the last second, over the new ceiling: the 61st waits for them to age out.
+    assert loop.time() - started >= 0.9
