@@ -225,18 +225,35 @@ class LandingEngine:
         The status rows are kept only once the other pass has succeeded too; a failed
         statement leaves `other_rows` as it was.
         """
-        params = {**self._params, "paths": paths}
-        status = self.con.sql(
-            self._sql["status_rows"], params={**params, "columns": STATUS_COLUMNS}
-        ).to_arrow_table()
-        self.con.execute(self._sql["other_rows"], {**params, "columns": OTHER_COLUMNS})
+        ids = {path: file_id for file_id, path, _ in self._files}
+        params = {**self._params, "paths": paths, "file_ids": [ids[path] for path in paths]}
+        # Rows in read order (files, then lines): the deduplication keeps the first copy by it.
+        self.con.execute("SET preserve_insertion_order = true")
+        try:
+            status = self.con.sql(
+                self._sql["status_rows"], params={**params, "columns": STATUS_COLUMNS}
+            ).to_arrow_table()
+            self.con.execute(self._sql["other_rows"], {**params, "columns": OTHER_COLUMNS})
+        finally:
+            self.con.execute("SET preserve_insertion_order = false")
         self._status_parts.append(status.cast(STATUS_ROWS_SCHEMA))
 
     def _register_status_rows(self) -> pa.Table:
-        """The status rows read so far, numbered (`row_id`), as DuckDB's view `status_rows`."""
+        """The status rows read so far, as DuckDB's view `status_rows`.
+
+        Two columns are added: `source_file`, a dictionary over the batch's source names
+        (one string per file, not per row: DuckDB would copy the name into every row, and
+        the Parquet writer would hash each copy), and `row_id`, the read order.
+        """
         rows = pa.Table.from_batches(
             [batch for part in self._status_parts for batch in part.to_batches()],
             schema=STATUS_ROWS_SCHEMA,
+        )
+        file_ids = pa.array([file_id for file_id, _, _ in self._files], pa.int32())
+        sources = pa.array([source for _, _, source in self._files], pa.string())
+        positions = pc.index_in(rows.column("file_id"), value_set=file_ids).combine_chunks()
+        rows = rows.append_column(
+            "source_file", pa.DictionaryArray.from_arrays(positions.cast(pa.int32()), sources)
         )
         rows = rows.append_column("row_id", _row_numbers(rows.num_rows))
         self.con.register("status_rows", rows)

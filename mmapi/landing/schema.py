@@ -161,6 +161,7 @@ _LINEAGE = [pa.field("received_at", _UTC), pa.field("source_file", pa.string())]
 # What `sql/landing/status_rows.sql` gives for a batch, fetched as Arrow: one row per
 # statuses[] element, typed, with where it came from (file, line offset on the careful path,
 # entry i, change j, status k) and the first rule it breaks (`problem`, NULL when it lands).
+# The engine adds `source_file` (from file_id, as a dictionary) and `row_id` (the read order).
 STATUS_ROWS_SCHEMA = pa.schema(
     [
         pa.field("file_id", pa.int32()),
@@ -188,7 +189,6 @@ STATUS_ROWS_SCHEMA = pa.schema(
         pa.field("conversation_id", pa.string()),
         pa.field("conversation_origin_type", pa.string()),
         pa.field("conversation_expiration_ts", _UTC),
-        pa.field("source_file", pa.string()),
         pa.field("problem", pa.string()),
     ]
 )

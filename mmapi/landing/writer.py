@@ -102,6 +102,21 @@ def publish_file(written: Path, table_dir: Path, day: str, name: str) -> Path:
     return target
 
 
+def _keeping_dictionaries(schema: pa.Schema, given: pa.Schema) -> pa.Schema:
+    """`schema`, except that a column given as a dictionary of the right values stays one.
+
+    The Parquet writer writes such a column's dictionary as it is, instead of hashing every
+    value to build one.
+    """
+    fields = []
+    for field in schema:
+        kind = given.field(field.name).type
+        if pa.types.is_dictionary(kind) and kind.value_type == field.type:
+            field = field.with_type(kind)
+        fields.append(field)
+    return pa.schema(fields)
+
+
 def write_file(
     rows: pa.Table, table_dir: Path, table: str, day: str, name: str, *, staging: Path
 ) -> Path:
@@ -123,11 +138,14 @@ def write_file(
     written = staging / f"{table}-{day}-{name}"
     distinct = DISTINCT_COLUMNS.get(table, frozenset())
     pq.write_table(
-        rows.select(schema.names).cast(schema),
+        rows.select(schema.names).cast(_keeping_dictionaries(schema, rows.schema)),
         written,
         compression="zstd",
         compression_level=1,
         use_dictionary=[name for name in schema.names if name not in distinct],
+        # Without the Arrow schema in the file, a dictionary column reads back as the plain
+        # type of the table's schema (Parquet's own types say everything else).
+        store_schema=False,
     )
     return publish_file(written, table_dir, day, name)
 

@@ -1,8 +1,10 @@
 -- clicks: the batch's user actions (link clicks, and any other action_type) that land, once each,
 -- not on a quarantined line and not already in the Parquet files $existing. Fetched as Arrow and
 -- written per day (dt) by mmapi.landing.writer.
+-- Of copies of one event, the first received is kept, then the first by source file name and
+-- place in it (other_rows' rowid is the read order).
 WITH candidates AS (
-    SELECT o.*
+    SELECT o.*, o.rowid AS row_id
     FROM other_rows AS o
     ANTI JOIN line_problems AS p
         ON p.file_id = o.file_id AND p.line_offset = o.line_offset
@@ -30,5 +32,5 @@ FROM candidates AS c
 JOIN batch_files AS f ON f.file_id = c.file_id
 QUALIFY row_number() OVER (
     PARTITION BY c.action_type, c.click_id, c.tracking_token, c.ts
-    ORDER BY c.received_at NULLS LAST, c.file_id, c.line_offset, c.i, c.j, c.k
+    ORDER BY c.received_at NULLS LAST, f.source, c.row_id
 ) = 1;

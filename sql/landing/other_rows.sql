@@ -3,10 +3,14 @@
 -- containers unnest to one NULL row, so that a line, entry or change with nothing in it is
 -- still seen and checked. Changes that hold statuses only and break no line, entry or change
 -- rule (nearly all of them) are dropped before their items are listed: they add no row here.
+-- Run with preserve_insertion_order, rows are inserted in the order of $paths, then of lines,
+-- entries, changes and items, so the table's rowid is that order (the deduplication keeps the
+-- first copy by it). $file_ids[n] is the number of the file $paths[n] (a lookup rather than a
+-- join: a join would not keep the order).
 INSERT INTO other_rows
 WITH lines AS (
     SELECT
-        f.file_id,
+        $file_ids[list_position($paths, l.filename)] AS file_id,
         l._mmflow_offset AS line_offset,
         l._mmflow.received_at AS received_at_text,
         try_cast(l._mmflow.received_at AS TIMESTAMPTZ) AS received_at,
@@ -19,7 +23,6 @@ WITH lines AS (
         filename = true,
         maximum_object_size = $max_line_bytes
     ) AS l
-    JOIN batch_files AS f ON f.path = l.filename
 ),
 entries AS (
     SELECT

@@ -1,8 +1,10 @@
 -- preferences: the batch's stop/resume events that land, once each (wa_id, value, ts), not on a
 -- quarantined line and not already in the Parquet files $existing. Feeds the suppression list.
 -- Fetched as Arrow and written per day (dt) by mmapi.landing.writer.
+-- Of copies of one event, the first received is kept, then the first by source file name and
+-- place in it (other_rows' rowid is the read order).
 WITH candidates AS (
-    SELECT o.*
+    SELECT o.*, o.rowid AS row_id
     FROM other_rows AS o
     ANTI JOIN line_problems AS p
         ON p.file_id = o.file_id AND p.line_offset = o.line_offset
@@ -24,5 +26,5 @@ FROM candidates AS c
 JOIN batch_files AS f ON f.file_id = c.file_id
 QUALIFY row_number() OVER (
     PARTITION BY c.wa_id, c.preference_value, c.ts
-    ORDER BY c.received_at NULLS LAST, c.file_id, c.line_offset, c.i, c.j, c.k
+    ORDER BY c.received_at NULLS LAST, f.source, c.row_id
 ) = 1;

@@ -1,6 +1,8 @@
 -- status_drops: the rows of status_rows (by row_id) not to land: rows that break a rule or sit on
 -- a quarantined line, later copies of a (wamid, status) seen more than once in the batch (the
--- first received is kept), and events already in the Parquet files $existing (the days the
+-- first received is kept; among copies received at the same time or without a receive time, the
+-- first by source file name and place in it: row_id is the read order, which follows the lines
+-- of each file), and events already in the Parquet files $existing (the days the
 -- batch's events fall on, plus an empty file with the schema). Rows on quarantined lines are
 -- left out of the ranking, so a duplicate elsewhere still lands. Only keys seen twice are
 -- ranked, and they are found by a 64-bit hash of the key: grouping a million rows by one
@@ -14,7 +16,7 @@ WITH repeated AS (
     HAVING count(*) > 1
 ),
 candidates AS (
-    SELECT s.row_id, s.wamid, s.status, s.received_at, s.ts, s.file_id, s.line_offset, s.i, s.j, s.k
+    SELECT s.row_id, s.wamid, s.status, s.received_at, s.source_file
     FROM status_rows AS s
     SEMI JOIN repeated AS r ON r.key_hash = hash(s.wamid, s.status)
     ANTI JOIN line_problems AS p
@@ -34,7 +36,7 @@ SELECT row_id
 FROM candidates
 QUALIFY row_number() OVER (
     PARTITION BY wamid, status
-    ORDER BY received_at NULLS LAST, ts, file_id, line_offset, i, j, k
+    ORDER BY received_at NULLS LAST, source_file, row_id
 ) > 1
 UNION ALL
 SELECT s.row_id

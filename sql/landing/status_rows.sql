@@ -3,11 +3,14 @@
 -- flattened with unnest. Scalars are typed here; `problem` names the first rule an element
 -- breaks, with its JSON path. A line whose containers do not fit the schema makes the whole read
 -- fail (the caller then takes the careful path, line by line). Fetched as Arrow, in the shape
--- of mmapi.landing.schema.STATUS_ROWS_SCHEMA: the bulk of a batch is never copied into a table.
+-- of mmapi.landing.schema.STATUS_ROWS_SCHEMA (source_file is added from file_id by the caller):
+-- the bulk of a batch is never copied into a table. Run with preserve_insertion_order, rows
+-- come in the order of $paths, then of lines, entries, changes and statuses: the deduplication
+-- keeps the first copy by that order. $file_ids[n] is the number of the file $paths[n] (a
+-- lookup rather than a join: a join would not keep the order).
 WITH lines AS (
     SELECT
-        f.file_id,
-        f.source AS source_file,
+        $file_ids[list_position($paths, l.filename)] AS file_id,
         l._mmflow_offset AS line_offset,
         try_cast(l._mmflow.received_at AS TIMESTAMPTZ) AS received_at,
         l.entry
@@ -18,18 +21,17 @@ WITH lines AS (
         filename = true,
         maximum_object_size = $max_line_bytes
     ) AS l
-    JOIN batch_files AS f ON f.path = l.filename
 ),
 entries AS (
     SELECT
-        file_id, source_file, line_offset, received_at,
+        file_id, line_offset, received_at,
         unnest(entry) AS e,
         generate_subscripts(entry, 1) - 1 AS i
     FROM lines
 ),
 changes AS (
     SELECT
-        file_id, source_file, line_offset, received_at, i,
+        file_id, line_offset, received_at, i,
         e.id AS waba_id,
         unnest(e.changes) AS c,
         generate_subscripts(e.changes, 1) - 1 AS j
@@ -37,7 +39,7 @@ changes AS (
 ),
 statuses AS (
     SELECT
-        file_id, source_file, line_offset, received_at, i, j, waba_id,
+        file_id, line_offset, received_at, i, j, waba_id,
         c.value.metadata.phone_number_id AS phone_number_id,
         unnest(c.value.statuses) AS s,
         generate_subscripts(c.value.statuses, 1) - 1 AS k
@@ -88,7 +90,6 @@ SELECT
     s.conversation.origin.type AS conversation_origin_type,
     CASE WHEN expiration_seconds BETWEEN $min_seconds AND $max_seconds
         THEN to_timestamp(expiration_seconds) END AS conversation_expiration_ts,
-    source_file,
     CASE
         WHEN s IS NULL
             THEN format('entry[{}].changes[{}].value.statuses[{}]: null', i, j, k)

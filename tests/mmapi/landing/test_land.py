@@ -158,6 +158,29 @@ def test_land_duplicate_keeps_the_first_received(raw: Path, out: Path):
     assert row["received_at"] == datetime(2025, 6, 15, 15, 7, tzinfo=UTC)
 
 
+def test_land_duplicates_without_receive_time_keep_the_first_by_file_and_place(
+    raw: Path, out: Path
+):
+    # Copies of (wamid, status) whose payloads differ; the first by file name, then by place
+    # in the file, wins, whatever their event times.
+    def copy(wamid: str, ts: int, callback: str) -> bytes:
+        return dumps(
+            statuses_body(status(wamid, "delivered", ts, biz_opaque_callback_data=callback))
+        )
+
+    write_lines(
+        raw / "a.ndjson",
+        [copy("wamid.A", TS + 60, "a-first"), copy("wamid.A", TS, "a-second")],
+    )
+    write_lines(raw / "b.ndjson", [copy("wamid.B", TS, "b-first"), copy("wamid.C", TS, "b")])
+    write_lines(raw / "c.ndjson", [copy("wamid.B", TS - 60, "c"), copy("wamid.C", TS, "c")])
+
+    land_dir(raw, out)
+
+    landed = {row["wamid"]: row["biz_opaque_callback_data"] for row in rows(out, "statuses")}
+    assert landed == {"wamid.A": "a-first", "wamid.B": "b-first", "wamid.C": "b"}
+
+
 def test_land_same_event_across_runs_lands_once(raw: Path, out: Path):
     event = dumps(statuses_body(status("wamid.A", "delivered")))
     write_lines(raw / "a.ndjson", [event])
