@@ -25,6 +25,7 @@ from tasks.report import (
     settings_dict,
     write_html_report,
 )
+from tasks.storage import use_aws_credentials_block
 
 
 @flow(name="build_report", flow_run_name="build-report-{out}", log_prints=False)
@@ -37,24 +38,30 @@ def build_report(
     no_webhook_after_hours: float = DEFAULT_NO_WEBHOOK_AFTER_HOURS,
     attribution_days: int = DEFAULT_ATTRIBUTION_DAYS,
     min_arm_size: int = DEFAULT_MIN_ARM_SIZE,
+    aws_credentials_block: str | None = None,
 ) -> dict[str, Any]:
     """Build the campaign report and return its summary.
 
     Args:
-        sends: A sends Parquet file, a folder of campaign folders (`sends*.parquet`), or a glob.
-        events: The landing folder (holding `events/<kind>/dt=.../*.parquet`).
-        out: Output folder for analytics.duckdb, tables/ and report.html.
+        sends: A sends Parquet file, a folder of campaign folders (`sends*.parquet`), or a glob;
+            local or `s3://`.
+        events: The landing folder (holding `events/<kind>/dt=.../*.parquet`), or its URL.
+        out: Output folder for analytics.duckdb, tables/ and report.html, or an `s3://` URL
+            (built in a local working folder, each file then uploaded as one object).
         rate_card: Rate card CSV; the bundled example (example rates) when None.
         as_of: ISO time the report is as of (TTL expiry, overdue webhooks); the latest time in
             the inputs when None.
         no_webhook_after_hours: Accepted messages without a webhook this long are listed.
         attribution_days: Window attributing clicks and stops to a send.
         min_arm_size: Below this many accepted messages per arm the comparison is inconclusive.
+        aws_credentials_block: A prefect-aws `AwsCredentials` block for `s3://` paths
+            (default: the environment's AWS credentials).
 
     Returns:
         Paths, row counts, and the summary: funnel, cost comparison, reconciliation,
         rate-card gaps, click attribution counts.
     """
+    use_aws_credentials_block(aws_credentials_block)
     settings = settings_dict(
         as_of=as_of,
         no_webhook_after_hours=no_webhook_after_hours,

@@ -8,13 +8,13 @@ publish the funnel and the MM-versus-Cloud comparison as artifacts.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from mmapi import storage
 from mmapi.analytics import (
     REPORT_NAME,
     ReportSettings,
@@ -24,6 +24,7 @@ from mmapi.analytics import (
     read_summary,
     write_report,
 )
+from mmapi.analytics.build import DATABASE_NAME
 from tasks.logs import task_logger
 
 __all__ = [
@@ -72,7 +73,9 @@ def build_analytics_database(
         settings: `ReportSettings` fields (as_of, windows, min_arm_size, ...).
 
     Returns:
-        `database`, `tables` (name to Parquet path), `row_counts`, `as_of` (ISO), `files`.
+        `location` (the database's path or URL), `database` (the local file: the working
+        folder's copy for an object store), `tables` (name to local Parquet path),
+        `row_counts`, `as_of` (ISO), `files`.
     """
     build = build_analytics(
         sends, events, out, rate_card=rate_card, settings=ReportSettings(**(settings or {}))
@@ -81,6 +84,7 @@ def build_analytics_database(
         "built %s as of %s: %s", build.database, build.as_of.isoformat(), build.row_counts
     )
     return {
+        "location": str(storage.join(out, DATABASE_NAME)),
         "database": str(build.database),
         "tables": {name: str(path) for name, path in build.tables.items()},
         "row_counts": build.row_counts,
@@ -91,10 +95,16 @@ def build_analytics_database(
 
 @task(name="write_html_report", cache_policy=NO_CACHE)
 def write_html_report(database: str, out: str) -> str:
-    """Write `out/report.html` (charts embedded) from a built database; returns its path."""
-    path = write_report(database, Path(out) / REPORT_NAME)
-    task_logger(__name__).info("report written to %s", path)
-    return str(path)
+    """Write `out/report.html` (charts embedded) from a built database; returns its path or URL.
+
+    An object store `out` gets the file written in its working folder, then uploaded whole.
+    """
+    path = write_report(database, storage.working_folder(out) / REPORT_NAME)
+    location = storage.join(out, REPORT_NAME)
+    if storage.is_url(out):
+        storage.upload(path, str(location))
+    task_logger(__name__).info("report written to %s", location)
+    return str(location)
 
 
 def _cell(value: Any) -> Any:

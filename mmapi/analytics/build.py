@@ -30,8 +30,9 @@ import duckdb
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import storage
 from ..sql import load_sql
-from .inputs import InputFiles, register_inputs
+from .inputs import InputFiles, events_root, register_inputs
 from .rates import DEFAULT_RATE_CARD_PATH, load_rate_card
 from .stats import DEFAULT_CONFIDENCE, DEFAULT_MIN_ARM_SIZE, register_two_proportion_test
 from .summary import ReportSummary, read_summary
@@ -163,10 +164,14 @@ def _parameters(sql: str, values: dict[str, Any]) -> dict[str, Any]:
     return {name: values[name] for name in names}
 
 
-def _quarantined(events_root: Path) -> int:
-    root = events_root / "events" if (events_root / "events").is_dir() else events_root
+def _quarantined(events: str | Path) -> int:
+    root = events_root(events)
+    if isinstance(root, str):
+        fs, path = storage.filesystem(storage.join(root, "quarantine"))
+        files = [p for p in fs.find(path) if p.endswith(".parquet") and "/." not in p]
+        # Parquet footers hold the row counts: only they are read.
+        return sum(pq.ParquetFile(p, filesystem=fs).metadata.num_rows for p in sorted(files))
     files = [p for p in (root / "quarantine").rglob("*.parquet") if not p.name.startswith(".")]
-    # Parquet footers hold the row counts: no data is read.
     return sum(pq.ParquetFile(path).metadata.num_rows for path in sorted(files))
 
 
@@ -243,7 +248,7 @@ def create_tables(
         "status_files": len(files.events["statuses"]),
         "click_files": len(files.events["clicks"]),
         "preference_files": len(files.events["preferences"]),
-        "quarantined_events": _quarantined(Path(events)),
+        "quarantined_events": _quarantined(events),
     }
     for name in tables:
         sql = load_sql(name)
@@ -265,9 +270,12 @@ def build_analytics(
     """Build `out/analytics.duckdb` and `out/tables/*.parquet` from the inputs.
 
     Args:
-        sends: A sends Parquet file (the ledger export), a folder of them, or a glob.
-        events: The landing folder (`DIR` with `events/<kind>/dt=.../*.parquet`).
-        out: Output folder (created if missing).
+        sends: A sends Parquet file (the ledger export), a folder of them, or a glob; local
+            or on an object store (`s3://...`).
+        events: The landing folder (`DIR` with `events/<kind>/dt=.../*.parquet`), or a URL.
+        out: Output folder (created if missing), or an object store URL: the files are then
+            built in its local working folder (`mmapi.storage.working_folder`; the returned
+            paths are there) and each is uploaded as one object.
         rate_card: Rate card CSV; the bundled example when None.
         settings: Time and significance settings; the defaults when None.
         on_summary: Called with the summary while the Parquet files are still being written
@@ -288,7 +296,8 @@ def build_analytics(
     settings = settings or ReportSettings()
     card_path = Path(rate_card) if rate_card is not None else DEFAULT_RATE_CARD_PATH
     load_rate_card(card_path)  # a bad card fails before any file is written
-    folder = Path(out)
+    # An object store output is built in its local working folder, then uploaded.
+    folder = storage.working_folder(out)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / DATABASE_NAME
     temporary = folder / f".{DATABASE_NAME}.{uuid.uuid4().hex}.tmp"
@@ -337,6 +346,11 @@ def build_analytics(
     finally:
         temporary.unlink(missing_ok=True)
         Path(f"{temporary}.wal").unlink(missing_ok=True)
+    if storage.is_url(out):
+        # One object each, the tables first: the database names the build as done.
+        for name, path in exported.items():
+            storage.upload(path, str(storage.join(out, TABLES_FOLDER, f"{name}.parquet")))
+        storage.upload(target, str(storage.join(out, DATABASE_NAME)))
     return AnalyticsBuild(
         database=target,
         tables=exported,

@@ -13,10 +13,15 @@ Layout read (DESIGN.md): `sends` is a file, a glob, or a folder searched recursi
 events are `DIR/events/<kind>/dt=YYYY-MM-DD/*.parquet`, where DIR may also be the `events`
 folder itself. Files whose name starts with `.` or `_` are skipped: writers put their temporary
 files there before renaming them into place.
+
+Either input may be an object store URL (`s3://bucket/campaigns`, `s3://bucket/lake`): the
+files are listed through fsspec and DuckDB reads them through the same filesystem, registered
+on its connection (`mmapi.storage.register_on`).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from .. import storage
 from ..schemas import SENDS_SCHEMA
 
 __all__ = [
@@ -33,6 +39,7 @@ __all__ = [
     "SENDS_COLUMNS",
     "STATUS_COLUMNS",
     "InputFiles",
+    "events_root",
     "find_event_files",
     "find_sends_files",
     "register_inputs",
@@ -104,29 +111,46 @@ class InputFiles:
         events: Parquet files per event folder (`statuses`, `clicks`, `preferences`).
     """
 
-    sends: list[Path]
-    events: dict[str, list[Path]]
+    sends: list[Path | str]
+    events: dict[str, list[Path | str]]
 
     def counts(self) -> dict[str, int]:
         """Files per input, for logs and the report's parameters."""
         return {"sends": len(self.sends), **{k: len(v) for k, v in self.events.items()}}
 
 
-def _visible(path: Path) -> bool:
-    return not path.name.startswith((".", "_"))
+def _visible(path: Path | str) -> bool:
+    return not str(path).rstrip("/").rsplit("/", 1)[-1].startswith((".", "_"))
 
 
-def find_sends_files(sends: str | Path) -> list[Path]:
+def _remote_files(url: str, name_pattern: str) -> list[Path | str]:
+    """The visible files named like `name_pattern` under (or matching) an object store URL."""
+    fs, path = storage.filesystem(url)
+    if glob.has_magic(path):
+        found = fs.glob(path)
+    elif fs.isfile(path):
+        found = [path]
+    else:
+        found = [p for p in fs.find(path) if fnmatch.fnmatch(p.rsplit("/", 1)[-1], name_pattern)]
+    return sorted(fs.unstrip_protocol(p) for p in found if _visible(p))
+
+
+def find_sends_files(sends: str | Path) -> list[Path | str]:
     """The Parquet files of `sends`: a file, a glob, or a folder (`sends*.parquet` below it).
+
+    Local paths come back as `Path`s, files on an object store as URLs.
 
     Raises:
         FileNotFoundError: nothing matches.
     """
     text = str(sends)
     path = Path(text)
-    if path.is_file():
+    found: list[Path | str]
+    if storage.is_url(text):
+        found = _remote_files(text, "sends*.parquet")
+    elif path.is_file():
         return [path]
-    if path.is_dir():
+    elif path.is_dir():
         found = sorted(p for p in path.rglob("sends*.parquet") if _visible(p))
     else:
         found = sorted(Path(p) for p in glob.glob(text, recursive=True) if _visible(Path(p)))
@@ -137,7 +161,25 @@ def find_sends_files(sends: str | Path) -> list[Path]:
     return found
 
 
-def find_event_files(events: str | Path) -> dict[str, list[Path]]:
+def events_root(events: str | Path) -> Path | str:
+    """The `events` folder of a landing output given as `DIR` or `DIR/events` (path or URL).
+
+    Raises:
+        FileNotFoundError: `events` is not a folder.
+    """
+    if storage.is_url(events):
+        fs, path = storage.filesystem(events)
+        if not fs.isdir(path):
+            raise FileNotFoundError(f"{events}: events folder not found")
+        inner = storage.join(events, "events")
+        return inner if fs.isdir(f"{path.rstrip('/')}/events") else str(events).rstrip("/")
+    root = Path(events)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: events folder not found")
+    return root / "events" if (root / "events").is_dir() else root
+
+
+def find_event_files(events: str | Path) -> dict[str, list[Path | str]]:
     """The landed event files per kind under `events` (`DIR` or `DIR/events`).
 
     A kind without files maps to an empty list: a campaign may have no clicks.
@@ -145,11 +187,11 @@ def find_event_files(events: str | Path) -> dict[str, list[Path]]:
     Raises:
         FileNotFoundError: `events` is not a folder.
     """
-    root = Path(events)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: events folder not found")
-    if (root / "events").is_dir():
-        root = root / "events"
+    root = events_root(events)
+    if isinstance(root, str):
+        return {
+            kind: _remote_files(str(storage.join(root, kind)), "*.parquet") for kind in EVENT_KINDS
+        }
     return {
         kind: sorted(p for p in (root / kind).rglob("*.parquet") if _visible(p))
         for kind in EVENT_KINDS
@@ -190,7 +232,7 @@ def _projection(present: Mapping[str, str], columns: Columns) -> str:
 
 
 def _create_view(
-    con: duckdb.DuckDBPyConnection, name: str, files: list[Path], columns: Columns
+    con: duckdb.DuckDBPyConnection, name: str, files: list[Path | str], columns: Columns
 ) -> None:
     if not files:
         # An empty view with the right columns: the SQL reads it like any other.
@@ -211,7 +253,7 @@ def register_inputs(
 
     Args:
         con: The connection the report's SQL runs on (its TimeZone must be UTC).
-        sends: A sends Parquet file, a folder of them, or a glob.
+        sends: A sends Parquet file, a folder of them, or a glob (local, or a URL).
         events: The landing folder (`DIR` holding `events/`, or `events/` itself).
 
     Returns:
@@ -221,6 +263,7 @@ def register_inputs(
         FileNotFoundError: no sends file, or no events folder.
     """
     files = InputFiles(sends=find_sends_files(sends), events=find_event_files(events))
+    storage.register_on(con, [sends, events])
     _create_view(con, "sends", files.sends, SENDS_COLUMNS)
     for kind, (view, columns) in EVENT_KINDS.items():
         _create_view(con, view, files.events[kind], columns)
