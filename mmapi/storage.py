@@ -38,6 +38,7 @@ __all__ = [
     "download",
     "exists",
     "filesystem",
+    "is_file",
     "is_url",
     "join",
     "register_on",
@@ -159,6 +160,14 @@ def exists(url: str | Path) -> bool:
         return Path(url).exists()
     fs, path = filesystem(url)
     return bool(fs.exists(path))
+
+
+def is_file(url: str | Path) -> bool:
+    """Whether a file exists at `url` (a local path or a URL)."""
+    if not is_url(url):
+        return Path(url).is_file()
+    fs, path = filesystem(url)
+    return bool(fs.isfile(path))
 
 
 def work_dir() -> Path:

@@ -1,7 +1,8 @@
 """Where a segment is read from, as a stream of Arrow record batches.
 
 - a DuckDB file (the default, `warehouse.duckdb`): opened read-only, `to_arrow_reader`.
-- a Parquet or CSV `path`: DuckDB's `read_parquet` / `read_csv` (`sql/audience/`).
+- a Parquet or CSV `path`: DuckDB's `read_parquet` / `read_csv` (`sql/audience/`); a local
+  path or an object store URL (`s3://bucket/segments/x.parquet`, read through fsspec).
 - a SQLAlchemy URL (`postgresql://...`, `sqlite:///...`): a server-side cursor
   (`stream_results`), rows packed into Arrow batches.
 - `block:<name>`: a Prefect SqlAlchemyConnector block; the Prefect task loads it and passes
@@ -27,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
+from .. import storage
 from ..campaign import SegmentSource
 from ..errors import ExtractError, WarehouseUnreachableError
 from ..sql import SQL_DIR, load_sql
@@ -100,7 +102,7 @@ def _duckdb_batches(
 ) -> Iterator[pa.RecordBatchReader]:
     if path is not None:
         database = ":memory:"
-        if not any(ch in path for ch in "*?[") and not Path(path).is_file():
+        if not any(ch in path for ch in "*?[") and not storage.is_file(path):
             raise ExtractError(f"segment file {path} not found")
         is_csv = path.lower().endswith((".csv", ".csv.gz"))
         # CSV has no types: read every column as text, so '0151...' keeps its 0 and a coupon
@@ -122,6 +124,8 @@ def _duckdb_batches(
             f"cannot open warehouse file {database}: {_one_line(exc, [])}"
         ) from None
     try:
+        if path is not None:  # an s3:// file is read through fsspec (mmapi.storage)
+            storage.register_on(connection, [path])
         try:
             reader = connection.sql(query, params=params).to_arrow_reader(batch_rows)
         except duckdb.Error as exc:
