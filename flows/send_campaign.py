@@ -29,14 +29,16 @@ from prefect.runtime import deployment, flow_run
 from prefect.states import Failed
 
 from mmapi.audience import mask_url
-from mmapi.audience.settings import PLAN_FILE
+from mmapi.audience.settings import AUDIENCE_FILE, PLAN_FILE, REJECTS_FILE, SUPPRESSION_LIST_FILE
 from mmapi.campaign import CampaignSpec
 from mmapi.chunks import ChunkResult
 from mmapi.client import ClientConfig, MMClient
 from mmapi.errors import ConfigurationError, SpecError
+from mmapi.landing.remote import readable_events
 from mmapi.ledger import Ledger, check_ledger_url
 from mmapi.rate_share import RateShare
 from mmapi.settings import DEFAULT_BASE_URL
+from mmapi.storage import OutputFolder, join
 from mmapi.throttle import RetryBudget
 from tasks.extract import extract_segment
 from tasks.prepare import prepare_plan
@@ -49,6 +51,7 @@ from tasks.send import (
     send_chunk,
     suppress_late_opt_outs,
 )
+from tasks.storage import use_aws_credentials_block
 
 BASE_URL_ENV = "D360_BASE_URL"
 DEFAULT_CHUNK_SIZE = 5000
@@ -56,6 +59,7 @@ CONCURRENT_CHUNKS = 2
 # A dead worker's chunk is taken over after this long without it finishing.
 MIN_LEASE_SECONDS = 300.0
 CAMPAIGN_RECORD = "campaign.json"
+SENDS_FILE = "sends.parquet"
 # Spec fields a resumed campaign may change: how fast it sends, not what it sends.
 RESUMABLE_CHANGES = frozenset(
     {"messages_per_second", "max_in_flight", "dry_run", "allow_template_changes"}
@@ -75,16 +79,20 @@ async def send_campaign(
     ad_sync_wait_seconds: float = 600.0,
     dry_run: bool | None = None,
     workers: int = 1,
+    aws_credentials_block: str | None = None,
 ) -> dict[str, Any]:
     """Send a campaign described by a spec file; safe to re-run after any crash.
 
     Args:
         spec_path: The campaign spec (YAML; see `mmapi.campaign.CampaignSpec`).
-        out_dir: Outputs go to `<out_dir>/<campaign_id>/`.
+        out_dir: Outputs go to `<out_dir>/<campaign_id>/`; an `s3://` URL is written through
+            a local working folder (`mmapi.storage.OutputFolder`), which keeps the default
+            SQLite ledger: resume such a campaign on the same machine, or use `ledger_url`.
         base_url: The API host (default: `D360_BASE_URL`, else 360dialog's).
         api_key_block: Name of a Prefect Secret block holding the key (else `D360_API_KEY`).
         ledger_url: SQLAlchemy URL of the ledger (default: SQLite in the campaign folder).
-        events_dir: Landed events, for suppression and for reconciling unknown sends.
+        events_dir: Landed events, for suppression and for reconciling unknown sends (an
+            `s3://` folder is copied to the working folder once, when the run starts).
         chunk_size: Messages per task run.
         unknown_grace_seconds: How long after a send a missing status webhook proves that an
             `unknown` request never reached the API (then it is sent again).
@@ -94,6 +102,8 @@ async def send_campaign(
             shared `ledger_url`, this run starts `workers - 1` more runs of its deployment
             (any worker of the work pool takes them) once the plan is in the ledger; they
             claim chunks from it and share the spec's messages per second.
+        aws_credentials_block: A prefect-aws `AwsCredentials` block for `s3://` paths
+            (default: the environment's AWS credentials).
 
     Returns:
         accepted, rejected by reason, unknown, elapsed seconds, messages/s, and more.
@@ -106,9 +116,11 @@ async def send_campaign(
     spec = CampaignSpec.from_yaml(spec_path)
     if dry_run is not None:
         spec = spec.model_copy(update={"dry_run": dry_run})
-    out = Path(out_dir) / spec.campaign_id
+    use_aws_credentials_block(aws_credentials_block)
+    folder = OutputFolder(join(out_dir, spec.campaign_id))
+    out = folder.local
     out.mkdir(parents=True, exist_ok=True)
-    events = Path(events_dir) if events_dir else None
+    events = readable_events(events_dir) if events_dir else None  # s3://: a local copy
     config = ClientConfig(
         api_key=resolve_api_key(api_key_block),
         base_url=base_url or os.environ.get(BASE_URL_ENV, DEFAULT_BASE_URL),
@@ -120,6 +132,7 @@ async def send_campaign(
         ledger = Ledger(ledger_url or f"sqlite:///{(out / 'ledger.sqlite').resolve()}")
         try:
             plan_path = out / PLAN_FILE
+            _pull_plan(folder, spec, ledger)
             resuming = bool(ledger.counts(spec.campaign_id)) and plan_path.exists()
             if resuming:
                 # Resuming: the plan is frozen at the first run, so every run (and every
@@ -130,6 +143,9 @@ async def send_campaign(
                 audience = extract_segment(spec, out)
                 prepared = prepare_plan(spec, audience, template, out, events)
                 _record_campaign(out, spec, ttl.model_dump(mode="json"), prepared)
+                folder.publish(
+                    AUDIENCE_FILE, SUPPRESSION_LIST_FILE, PLAN_FILE, REJECTS_FILE, CAMPAIGN_RECORD
+                )
                 if spec.dry_run:
                     logger.info("dry run: %s messages planned, nothing sent", prepared["planned"])
                     return {"campaign_id": spec.campaign_id, "dry_run": True, **prepared}
@@ -144,6 +160,7 @@ async def send_campaign(
             results = await _send_chunks(spec, ledger, client, plan_path, chunk_size)
             send_seconds = time.monotonic() - send_started
             export_sends(spec, ledger, out)
+            folder.publish(SENDS_FILE)
             counts = ledger.counts(spec.campaign_id)
         finally:
             ledger.dispose()
@@ -287,6 +304,26 @@ def _check_spec_unchanged(out: Path, spec: CampaignSpec) -> None:
         raise SpecError(
             f"campaign {spec.campaign_id!r} was planned with a different {', '.join(changed)}; "
             "a planned campaign keeps its messages: give the new spec another campaign_id"
+        )
+
+
+def _pull_plan(folder: OutputFolder, spec: CampaignSpec, ledger: Ledger) -> None:
+    """Fetch the plan an earlier run published to the object store, to resume from it.
+
+    Raises:
+        ConfigurationError: the store holds a plan of which this run's ledger has no message
+            (it was planned with another machine's working folder, or another ledger):
+            planning again could send its messages twice.
+    """
+    pulled = folder.pull(PLAN_FILE, CAMPAIGN_RECORD)
+    if PLAN_FILE in pulled and not ledger.counts(spec.campaign_id):
+        for name in pulled:  # not left behind to pass for this machine's own plan
+            (folder.local / name).unlink()
+        raise ConfigurationError(
+            f"{folder.url(PLAN_FILE)} exists but this run's ledger has no message of "
+            f"campaign {spec.campaign_id!r}: resume it where it was planned (its SQLite "
+            "ledger is in that machine's working folder) or with the ledger_url it used, "
+            "or give the spec a new campaign_id"
         )
 
 

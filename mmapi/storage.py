@@ -34,6 +34,7 @@ from fsspec import AbstractFileSystem
 
 __all__ = [
     "WORK_DIR_ENV",
+    "OutputFolder",
     "S3Credentials",
     "download",
     "exists",
@@ -41,6 +42,7 @@ __all__ = [
     "is_file",
     "is_url",
     "join",
+    "read_copy_folder",
     "register_on",
     "upload",
     "use_credentials",
@@ -190,6 +192,12 @@ def working_folder(url: str | Path) -> Path:
     return work_dir() / parts.scheme / parts.netloc / parts.path.strip("/")
 
 
+def read_copy_folder(url: str | Path) -> Path:
+    """The local folder holding a copy of inputs read from `url` (never written back)."""
+    parts = urlsplit(str(url))
+    return work_dir() / "read" / parts.scheme / parts.netloc / parts.path.strip("/")
+
+
 def upload(local: Path, url: str) -> None:
     """Copy a finished local file to `url` as one object (it appears whole or not at all)."""
     fs, path = filesystem(url)
@@ -208,3 +216,49 @@ def download(url: str, local: Path) -> bool:
         return False
     os.replace(temporary, local)
     return True
+
+
+class OutputFolder:
+    """An output folder given as a local path or an object store URL.
+
+    Work always happens in `local` (the folder itself, or its working folder for a URL);
+    `publish` uploads finished files, one object each, and `pull` fetches the files an
+    earlier run published (on this machine or another) that `local` lacks.
+
+    Attributes:
+        location: The folder as given (a path or a URL).
+        local: Where the files are written and read.
+        remote: Whether `location` is on an object store.
+
+    Example:
+        >>> folder = OutputFolder("campaigns/spring")
+        >>> folder.local, folder.remote, folder.pull("plan.parquet")
+        (PosixPath('campaigns/spring'), False, [])
+    """
+
+    def __init__(self, location: str | Path) -> None:
+        self.location = location
+        self.local = working_folder(location)
+        self.remote = is_url(location)
+
+    def url(self, name: str) -> str:
+        """Where `name` is published: its URL, or its local path."""
+        return str(join(self.location, name))
+
+    def pull(self, *names: str) -> list[str]:
+        """Download the named files the store holds and `local` lacks; returns those fetched."""
+        if not self.remote:
+            return []
+        return [
+            name
+            for name in names
+            if not (self.local / name).exists() and download(self.url(name), self.local / name)
+        ]
+
+    def publish(self, *names: str) -> None:
+        """Upload each named file of `local` that exists (nothing to do for a local folder)."""
+        if not self.remote:
+            return
+        for name in names:
+            if (self.local / name).exists():
+                upload(self.local / name, self.url(name))

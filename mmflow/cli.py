@@ -21,6 +21,12 @@ if TYPE_CHECKING:  # imported lazily at run time: `mmflow --help` must not load 
 
     from mmapi.campaign import CampaignSpec
 
+
+# The option of every command that reads or writes s3:// paths.
+AwsBlockOption = Annotated[
+    str | None,
+    typer.Option(help="Prefect AwsCredentials block for s3:// paths (else AWS_* variables)."),
+]
 app = typer.Typer(
     name="mmflow",
     help="WhatsApp Marketing Messages campaigns on Prefect, with a local sandbox of the MM API.",
@@ -278,9 +284,9 @@ def validate(
 @app.command()
 def send(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="Campaign spec (YAML).")],
-    out: Annotated[Path, typer.Option(help="Outputs go to OUT/<campaign_id>/.")] = Path(
-        "campaigns"
-    ),
+    out: Annotated[
+        str, typer.Option(help="Outputs go to OUT/<campaign_id>/ (a folder or s3:// URL).")
+    ] = "campaigns",
     base_url: Annotated[
         str | None,
         typer.Option(envvar="D360_BASE_URL", help="API host (default 360dialog's)."),
@@ -289,13 +295,15 @@ def send(
         str | None, typer.Option(help="Prefect Secret block with the key (else D360_API_KEY).")
     ] = None,
     events: Annotated[
-        Path | None, typer.Option(help="Landed events: suppression and reconciliation.")
+        str | None,
+        typer.Option(help="Landed events (folder or s3:// URL): suppression, reconciliation."),
     ] = None,
     ledger_url: Annotated[
         str | None, typer.Option(help="SQLAlchemy URL of the ledger (default SQLite).")
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Everything except the sends.")] = False,
     chunk_size: Annotated[int, typer.Option(help="Messages per task run.", min=1)] = 5000,
+    aws_credentials_block: AwsBlockOption = None,
 ) -> None:
     """Send a campaign: extract, prepare, and send through the MM and Cloud APIs.
 
@@ -308,34 +316,70 @@ def send(
     spec = _load_spec(spec_path)
     if not (api_key_block or os.environ.get("D360_API_KEY", "").strip()):
         raise fail("no API key: set D360_API_KEY or pass --api-key-block NAME", EXIT_BAD_INPUT)
-    try:
-        (out / spec.campaign_id).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise fail(f"{out}: output folder not writable ({exc.strerror})", EXIT_BAD_INPUT) from None
+    _check_out(out, aws_credentials_block)
     _preflight(spec, base_url)
-    _check_suppression(spec, events)
+    _check_suppression(spec, _checkable(events, aws_credentials_block))
     _check_ledger_url(ledger_url)
     with _prefect_server():
         from flows.send_campaign import send_campaign
+        from mmapi.storage import join, working_folder
 
         from .progress import LedgerProgress
 
-        ledger = ledger_url or f"sqlite:///{(out / spec.campaign_id / 'ledger.sqlite').resolve()}"
+        local = working_folder(join(out, spec.campaign_id))  # out's, or its working folder
+        ledger = ledger_url or f"sqlite:///{(local / 'ledger.sqlite').resolve()}"
         with LedgerProgress(ledger, spec.campaign_id, enabled=not dry_run):
             state = asyncio.run(
                 send_campaign(
                     str(spec_path),
-                    out_dir=str(out),
+                    out_dir=out,
                     base_url=base_url,
                     api_key_block=api_key_block,
                     ledger_url=ledger_url,
-                    events_dir=str(events) if events else None,
+                    events_dir=events,
                     chunk_size=chunk_size,
                     dry_run=dry_run or None,
+                    aws_credentials_block=aws_credentials_block,
                     return_state=True,
                 )
             )
     _finish(state)
+
+
+def _checkable(location: str | None, aws_credentials_block: str | None) -> str | None:
+    """`location`, when this process can look at it before the flow starts, else None.
+
+    An s3:// location named with an AwsCredentials block is only reachable once the block is
+    loaded, from the Prefect server the flow runs on: the flow checks it then.
+    """
+    from mmapi.storage import is_url
+
+    return None if location and is_url(location) and aws_credentials_block else location
+
+
+def _check_out(out: str, aws_credentials_block: str | None) -> None:
+    """A local output folder must be creatable, an s3:// one reachable (exit 2 otherwise)."""
+    from mmapi import storage
+
+    if not storage.is_url(out):
+        try:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise fail(
+                f"{out}: output folder not writable ({exc.strerror})", EXIT_BAD_INPUT
+            ) from None
+        return
+    if _checkable(out, aws_credentials_block) is None:
+        return
+    bucket = "/".join(str(storage.join(out, "")).split("/")[:3])
+    try:
+        reachable = storage.exists(bucket)
+    except Exception as exc:  # s3fs raises what botocore and aiohttp raise
+        raise fail(
+            f"{bucket}: object store unreachable ({type(exc).__name__})", EXIT_UNREACHABLE
+        ) from None
+    if not reachable:
+        raise fail(f"{bucket}: no such bucket", EXIT_BAD_INPUT)
 
 
 def _check_ledger_url(ledger_url: str | None) -> None:
@@ -406,7 +450,7 @@ def _preflight(spec: CampaignSpec, base_url: str | None) -> None:
         ) from None
 
 
-def _check_suppression(spec: CampaignSpec, events: Path | None) -> None:
+def _check_suppression(spec: CampaignSpec, events: str | None) -> None:
     """Read the suppression lists and events once before the flow starts.
 
     Inside the flow a bad list fails the run with a logged traceback; here it is one line
@@ -451,9 +495,10 @@ def land(
     source: Annotated[
         str, typer.Option(help="Folder, glob or URL of raw webhook files (segments, exports).")
     ],
-    out: Annotated[Path, typer.Option(help="Output folder: tables go to OUT/events/.")],
+    out: Annotated[str, typer.Option(help="Output folder or s3:// URL: tables go to OUT/events/.")],
     batch_mb: Annotated[int, typer.Option(help="Raw megabytes read per batch.", min=1)] = 512,
     memory_limit: Annotated[str, typer.Option(help="DuckDB's memory limit.")] = "1GB",
+    aws_credentials_block: AwsBlockOption = None,
 ) -> None:
     """Land raw webhooks as Parquet: OUT/events/{statuses,clicks,preferences,...}/dt=.../.
 
@@ -464,18 +509,16 @@ def land(
     is_local = "://" not in source and not any(mark in source for mark in "*?[")
     if is_local and not Path(source).exists():
         raise fail(f"{source}: no such file or folder", EXIT_BAD_INPUT)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise fail(f"{out}: output folder not writable ({exc.strerror})", EXIT_BAD_INPUT) from None
+    _check_out(out, aws_credentials_block)
     with _prefect_server():
         from flows.land_webhooks import land_webhooks
 
         state = land_webhooks(
             source=source,
-            out=str(out),
+            out=out,
             batch_mb=batch_mb,
             memory_limit=memory_limit,
+            aws_credentials_block=aws_credentials_block,
             return_state=True,
         )
     _finish(state)
@@ -484,10 +527,17 @@ def land(
 @app.command()
 def report(
     sends: Annotated[
-        str, typer.Option(help="sends.parquet, a folder of campaigns (sends*.parquet), or a glob.")
+        str,
+        typer.Option(
+            help="sends.parquet, a folder of campaigns (sends*.parquet), or a glob; or s3://."
+        ),
     ],
-    events: Annotated[Path, typer.Option(help="Landing folder (holding events/<table>/dt=...).")],
-    out: Annotated[Path, typer.Option(help="Output: analytics.duckdb, tables/, report.html.")],
+    events: Annotated[
+        str, typer.Option(help="Landing folder (holding events/<table>/dt=...), or s3://.")
+    ],
+    out: Annotated[
+        str, typer.Option(help="Output (folder or s3://): analytics.duckdb, tables/, report.html.")
+    ],
     rate_card: Annotated[
         Path | None, typer.Option(help="Rate card CSV (default: bundled example rates).")
     ] = None,
@@ -500,6 +550,7 @@ def report(
     min_arm_size: Annotated[
         int, typer.Option(help="Smaller arms make the MM-vs-Cloud result inconclusive.", min=1)
     ] = 100_000,
+    aws_credentials_block: AwsBlockOption = None,
 ) -> None:
     """Build the campaign report: funnels, costs, MM versus Cloud, reconciliation.
 
@@ -512,28 +563,28 @@ def report(
     from mmapi.analytics import find_event_files, find_sends_files, load_rate_card
 
     try:
-        find_sends_files(sends)
-        find_event_files(events)
+        if _checkable(sends, aws_credentials_block):
+            find_sends_files(sends)
+        if _checkable(events, aws_credentials_block):
+            find_event_files(events)
         load_rate_card(rate_card)
         if as_of:
             datetime.fromisoformat(as_of)
     except (FileNotFoundError, ValueError) as exc:
         raise fail(str(exc).splitlines()[0], EXIT_BAD_INPUT) from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise fail(f"{out}: output folder not writable ({exc.strerror})", EXIT_BAD_INPUT) from None
+    _check_out(out, aws_credentials_block)
     with _prefect_server():
         from flows.build_report import build_report
 
         state = build_report(
             sends=sends,
-            events=str(events),
-            out=str(out),
+            events=events,
+            out=out,
             rate_card=str(rate_card) if rate_card else None,
             as_of=as_of,
             no_webhook_after_hours=no_webhook_after_hours,
             min_arm_size=min_arm_size,
+            aws_credentials_block=aws_credentials_block,
             return_state=True,
         )
     if not state.is_completed():
@@ -545,7 +596,7 @@ def report(
             f"{row['campaign_id']} {row['arm']}: accepted {row['accepted']:,}, "
             f"delivered {row['delivered']:,}, read {row['read']:,}, clicks {row['clicks']:,}"
         )
-    typer.echo(f"report: {result['html']}\ndatabase: {result['database']}")
+    typer.echo(f"report: {result['html']}\ndatabase: {result['location']}")
 
 
 webhooks_app = typer.Typer(

@@ -28,9 +28,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .. import storage
 from ..campaign import SuppressionSpec
 from ..errors import SpecError, SuppressionListError
 from ..input_files import check_file, check_text_encoding
+from ..landing.remote import readable_events
 from ..settings import MAX_SUPPRESSION_LIST_BYTES
 from ..sql import load_sql
 from .phones import normalize_phones
@@ -191,7 +193,9 @@ class SuppressionList:
         unreadable = 0
         folder = events_dir if events_dir is not None else spec.events_dir
         if folder is not None:
-            folder = Path(folder)
+            if storage.is_url(folder) and not storage.exists(folder):
+                raise SpecError(f"events folder {folder} not found")
+            folder = readable_events(folder)  # an s3:// folder: a local copy of its files
             if not folder.is_dir():
                 raise SpecError(f"events folder {folder} not found")
             preferences = _event_files(folder, "preferences")

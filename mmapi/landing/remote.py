@@ -26,7 +26,7 @@ from pathlib import Path
 from .. import storage
 from .manifest import Manifest
 
-__all__ = ["MANIFEST_NAME", "RemoteEvents", "load_manifest"]
+__all__ = ["MANIFEST_NAME", "RemoteEvents", "load_manifest", "readable_events"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class RemoteEvents:
         }
         here = self._local_files()
         for name in sorted(here - self._stored):
-            (self.local / name).unlink()
+            (self.local / name).unlink(missing_ok=True)
         missing = sorted(self._stored - here)
         for name in missing:
             storage.download(f"{self.url}/{name}", self.local / name)
@@ -99,3 +99,17 @@ def load_manifest(out: str | Path) -> Manifest:
         local = Path(folder) / "manifest.json"
         storage.download(f"{events}/{MANIFEST_NAME}", local)
         return Manifest.load(local)
+
+
+def readable_events(events: str | Path) -> Path:
+    """A local folder to read landed events (`<events>/<table>/dt=...`) from.
+
+    A local folder is itself; for an object store URL, a copy of its landed files is brought
+    up to date under `MMFLOW_WORK_DIR/read/` (apart from the landing's working folders, which
+    a landing run may be writing into) and returned.
+    """
+    if not storage.is_url(events):
+        return Path(events)
+    local = storage.read_copy_folder(events)
+    RemoteEvents(str(events), local).pull()
+    return local
