@@ -17,7 +17,9 @@ a random starting point: arrival order is not time order, and the rest are dupli
 
 Prints one JSON line: {"events", "sends", "seconds", "pandas_seconds", "speedup" (pandas over
 the full report), "core_seconds", "core_speedup" (pandas over the same work in DuckDB),
-"peak_rss_mb", "cpu_seconds", "same_funnel", ...}. No network at all.
+"peak_rss_mb", "cpu_seconds", "same_funnel", "steps" (the full report's wall seconds per step:
+inputs, each SQL file, summary, on_summary = charts and HTML, waiting for the Parquet exports,
+checkpoint, write_html), ...}. No network at all.
 Run from the repo root: `.venv/bin/python benchmarks/report.py` (progress on stderr);
 `--events` and `--sends` make it smaller, `--data DIR` keeps the generated files for re-runs.
 """
@@ -214,6 +216,9 @@ def run_report(folder: Path) -> dict[str, Any]:
         settings=ReportSettings(),
     )
     seconds = time.perf_counter() - started
+    # The build's steps, and what build_report_files does after it (writing report.html).
+    steps = dict(files.build.step_seconds)
+    steps["write_html"] = round(seconds - sum(steps.values()), 3)
     funnel = {
         f"{r['arm']}": [r["accepted"], r["delivered"], r["read"], r["failed"], r["expired"]]
         for r in files.summary.funnel
@@ -224,6 +229,7 @@ def run_report(folder: Path) -> dict[str, Any]:
         "as_of": files.build.as_of.isoformat(),
         "funnel": funnel,
         "html_bytes": files.html.stat().st_size,
+        "steps": steps,
     }
 
 
@@ -393,6 +399,7 @@ def main(argv: list[str] | None = None) -> None:
                 "same_funnel": report["funnel"] == pandas["funnel"] == core["funnel"],
                 "message_status_rows": report["message_status_rows"],
                 "html_bytes": report["html_bytes"],
+                "steps": report["steps"],
                 "goal_seconds": 15,
                 "goal_peak_rss_mb": 4096,
                 "goal_speedup": 5,

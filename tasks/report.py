@@ -81,7 +81,11 @@ def build_analytics_database(
         sends, events, out, rate_card=rate_card, settings=ReportSettings(**(settings or {}))
     )
     task_logger(__name__).info(
-        "built %s as of %s: %s", build.database, build.as_of.isoformat(), build.row_counts
+        "built %s as of %s: %s; seconds per step: %s",
+        build.database,
+        build.as_of.isoformat(),
+        build.row_counts,
+        build.step_seconds,
     )
     return {
         "location": str(storage.join(out, DATABASE_NAME)),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -144,6 +145,9 @@ class AnalyticsBuild:
         rate_card: The rate card CSV used.
         summary: The key tables, read before the file was renamed into place (so a reader
             holding the old file open in this process cannot be read by mistake).
+        step_seconds: Wall seconds per step, in order: `inputs` (views, rate card, "as of"),
+            each SQL file, `summary` (row counts and the summary), `on_summary`, `exports`
+            (waiting for the Parquet files still being written) and `checkpoint`.
     """
 
     database: Path
@@ -153,6 +157,20 @@ class AnalyticsBuild:
     files: InputFiles
     rate_card: Path
     summary: ReportSummary
+    step_seconds: dict[str, float]
+
+
+class _Steps:
+    """Wall seconds per step: each `done(name)` closes the step that began at the last one."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds = seconds
+        self._started = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._started, 3)
+        self._started = now
 
 
 def _parameters(sql: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -206,6 +224,7 @@ def create_tables(
     settings: ReportSettings | None = None,
     tables: tuple[str, ...] = TABLES,
     on_table: Callable[[str], None] | None = None,
+    step_seconds: dict[str, float] | None = None,
 ) -> tuple[datetime, InputFiles]:
     """Run the report's SQL on an open connection (a file or `:memory:`), leaving the input
     views in place.
@@ -218,6 +237,8 @@ def create_tables(
         settings: Time and significance settings; the defaults when None.
         tables: The SQL files to run, in order (a prefix of `TABLES` for part of the report).
         on_table: Called with each table's name once it is made (and committed).
+        step_seconds: Filled, when given, with wall seconds per step: `inputs` (the views,
+            the rate card and the "as of" time), then each SQL file (before its `on_table`).
 
     Returns:
         The "as of" time used and the input files read.
@@ -227,6 +248,7 @@ def create_tables(
         ValueError: a bad rate card.
     """
     settings = settings or ReportSettings()
+    steps = _Steps(step_seconds if step_seconds is not None else {})
     card_path = Path(rate_card) if rate_card is not None else DEFAULT_RATE_CARD_PATH
     card = load_rate_card(card_path)
     # Naive timestamps are read, and hours and days counted, in UTC.
@@ -250,9 +272,11 @@ def create_tables(
         "preference_files": len(files.events["preferences"]),
         "quarantined_events": _quarantined(events),
     }
+    steps.done("inputs")
     for name in tables:
         sql = load_sql(name)
         con.execute(sql, _parameters(sql, values)).fetchall()
+        steps.done(name)
         if on_table is not None:
             on_table(name)
     return as_of, files
@@ -306,6 +330,7 @@ def build_analytics(
         config["threads"] = settings.threads
     tables_folder = folder / TABLES_FOLDER
     tables_folder.mkdir(parents=True, exist_ok=True)
+    step_seconds: dict[str, float] = {}
     try:
         con = duckdb.connect(str(temporary), config=config)
         try:
@@ -325,7 +350,9 @@ def build_analytics(
                     rate_card=card_path,
                     settings=settings,
                     on_table=lambda name: export(name) if name == _EXPORTED_EARLY else None,
+                    step_seconds=step_seconds,
                 )
+                steps = _Steps(step_seconds)
                 # The input views name files on this machine: they stay out of the analysts' file.
                 for view in _INPUT_VIEWS:
                     con.execute(f"DROP VIEW {view}")
@@ -336,13 +363,17 @@ def build_analytics(
                     name: con.table(name).count("*").fetchall()[0][0] for name in EXPORTED_TABLES
                 }
                 summary = read_summary(con)
+                steps.done("summary")
                 if on_summary is not None:
                     on_summary(summary)
+                    steps.done("on_summary")
                 exported = {name: exports[name].result() for name in EXPORTED_TABLES}
+                steps.done("exports")
             con.execute("CHECKPOINT")
         finally:
             con.close()
         os.replace(temporary, target)
+        steps.done("checkpoint")
     finally:
         temporary.unlink(missing_ok=True)
         Path(f"{temporary}.wal").unlink(missing_ok=True)
@@ -359,4 +390,5 @@ def build_analytics(
         files=files,
         rate_card=card_path,
         summary=summary,
+        step_seconds=step_seconds,
     )

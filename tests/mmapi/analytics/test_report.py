@@ -18,6 +18,7 @@ from PIL import Image
 from mmapi.analytics import (
     DATABASE_NAME,
     EXPORTED_TABLES,
+    TABLES,
     ReportSettings,
     build_analytics,
     build_report_files,
@@ -112,6 +113,15 @@ def test_report_exports_every_table(sandbox_run):
     for name, path in files.build.tables.items():
         assert pq.read_metadata(path).num_rows == files.build.row_counts[name]
     assert not list(files.build.database.parent.glob(".*tmp"))  # no temporary file left
+
+
+def test_report_times_every_step(sandbox_run):
+    files, _ = sandbox_run
+    steps = files.build.step_seconds
+
+    after = ["summary", "on_summary", "exports", "checkpoint"]
+    assert list(steps) == ["inputs", *TABLES, *after]
+    assert all(seconds >= 0 for seconds in steps.values())
 
 
 def test_report_rerun_gives_identical_tables(tmp_path):
