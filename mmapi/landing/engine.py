@@ -398,10 +398,10 @@ class LandingEngine:
         return [] if days is None else [day.as_py() for day in days]
 
     def _write_statuses(self, status_rows: pa.Table, name: str) -> int:
-        """Statuses, the bulk: DuckDB names the rows to drop, each day's file is a filter.
+        """Statuses, the bulk: DuckDB names the rows to drop, each day's rows are gathered.
 
         Deduplication is settled first (`status_drops`); the kept rows of each day are then
-        filtered out of the Arrow rows and written, two days at a time (`write_days`).
+        gathered from the Arrow rows and written, two files at a time (`write_days`).
         """
         table_dir = self.events_dir / "statuses"
         days = self._days.get("statuses")

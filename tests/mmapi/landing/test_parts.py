@@ -157,6 +157,40 @@ def test_write_days_writes_the_kept_rows_of_each_day_only(tmp_path: Path):
     assert landed.schema.remove_metadata() == schema
 
 
+def test_write_days_splits_a_big_day_in_two_files_in_row_order(tmp_path: Path):
+    schema = OUTPUT_SCHEMAS["preferences"]
+    stamp = datetime(2026, 11, 27, tzinfo=UTC)
+    big, small = date(2026, 11, 27), date(2026, 11, 28)
+    columns = {field.name: pa.nulls(6, field.type) for field in schema}
+    columns |= {
+        "wa_id": pa.array(["a", "b", "c", "d", "e", "f"]),
+        "value": pa.array(["stop"] * 6),
+        "ts": pa.array([stamp] * 6, schema.field("ts").type),
+        "dt": pa.array([big, small, big, big, big, big], pa.date32()),
+    }
+    keep = pa.array([True, True, True, False, True, True])
+
+    written = write_days(
+        pa.table(columns),
+        keep,
+        pa.array([big, small], pa.date32()),
+        tmp_path / "preferences",
+        "preferences",
+        "p.parquet",
+        staging=tmp_path / "staging",
+        piece_rows=2,
+    )
+
+    assert written == {"2026-11-27": 4, "2026-11-28": 1}
+    folder = tmp_path / "preferences" / "dt=2026-11-27"
+    assert sorted(path.name for path in folder.iterdir()) == ["p-1.parquet", "p-2.parquet"]
+    landed = [pq.read_table(folder / f"p-{n}.parquet").column("wa_id").to_pylist() for n in (1, 2)]
+    assert landed == [["a", "c"], ["e", "f"]]
+    assert [path.name for path in (tmp_path / "preferences" / "dt=2026-11-28").iterdir()] == [
+        "p.parquet"
+    ]
+
+
 def test_land_restores_arrows_default_memory_pool(tmp_path: Path):
     (tmp_path / "raw").mkdir()
     before = pa.default_memory_pool().backend_name
