@@ -8,13 +8,15 @@ then hands everything the run left behind to one `SecretScanner` and expects no 
     hits += scanner.scan_text("demo stderr", result.stderr)
     hits += scanner.scan_exception("extract error", error)
     hits += scanner.scan_sqlite(prefect_home / "prefect.db")  # a stopped Prefect server
+    hits += scanner.scan_store(bucket_objects, scratch)      # an object store's objects
     hits += await scanner.scan_prefect(client)               # or a running one, via its API
     assert not hits, format_hits(hits)
 
 Each secret is looked for as written, percent-encoded (as in a URL) and JSON-escaped. Files
 are read by kind: Parquet (every value of every column, and the file's metadata), DuckDB
 (every table and view of every schema, and their SQL), SQLite (every value of every table),
-`.gz` (decompressed), anything else byte for byte (HTML, JSON, NDJSON, YAML, CSV, logs).
+`.gz` (decompressed), anything else byte for byte (HTML, JSON, NDJSON, YAML, CSV, logs); the
+objects of an object store the same way, by their key.
 Through the Prefect API it reads logs, artifacts, flow runs (parameters and states), task
 runs and variables. A hit names where and which secret, never the secret's value. Every
 scanner first checks that it finds its own secrets in a planted text, so it cannot pass by
@@ -121,6 +123,20 @@ class SecretScanner:
         for path in sorted(Path(root).rglob("*")):
             if path.is_file() and path.resolve() not in skipped:
                 hits += self.scan_file(path)
+        return hits
+
+    def scan_store(self, objects: Mapping[str, bytes], scratch: Path) -> list[Hit]:
+        """Hits in the objects of an object store (key -> bytes), each read by its kind.
+
+        Each object is written under `scratch` (so DuckDB and SQLite files can be opened)
+        and named by its key in the hits.
+        """
+        hits: list[Hit] = []
+        for key, data in sorted(objects.items()):
+            path = scratch / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            hits += [Hit(f"object {key}: {hit.where}", hit.secret) for hit in self.scan_file(path)]
         return hits
 
     def scan_file(self, path: Path) -> list[Hit]:

@@ -7,8 +7,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.secret_scan import Hit, SecretScanner
+
+if TYPE_CHECKING:
+    import s3fs
 
 # Credentials the tests plant: the secret must never show up in anything a run produces.
 ACCESS_KEY_ID = "AKIAMMFLOWTEST0000001"
@@ -29,13 +35,44 @@ class Bucket:
     name: str
     url: str
     work: Path
+    endpoint: str
+
+    @property
+    def fs(self) -> s3fs.S3FileSystem:
+        """A filesystem of the test's own, with the credentials given explicitly."""
+        import s3fs
+
+        return s3fs.S3FileSystem(
+            key=ACCESS_KEY_ID,
+            secret=SECRET_ACCESS_KEY,
+            client_kwargs={"endpoint_url": self.endpoint, "region_name": REGION},
+            use_listings_cache=False,
+        )
 
     def objects(self) -> dict[str, bytes]:
         """Every object in the bucket: key -> bytes."""
-        import s3fs
-
-        fs = s3fs.S3FileSystem(use_listings_cache=False)
+        fs = self.fs
         return {path[len(self.name) + 1 :]: fs.cat_file(path) for path in fs.find(self.name)}
+
+    def credential_hits(self, scratch: Path, *texts: str) -> list[Hit]:
+        """Where the planted credentials show up: the bucket's objects, the working folder,
+        and the given texts (captured logs and output)."""
+        scanner = SecretScanner({"aws_secret_access_key": SECRET_ACCESS_KEY})
+        hits = scanner.scan_store(self.objects(), scratch)
+        hits += scanner.scan_tree(self.work)
+        for number, text in enumerate(texts):
+            hits += scanner.scan_text(f"captured text {number}", text)
+        return hits
+
+    @staticmethod
+    async def prefect_credential_hits() -> list[Hit]:
+        """Where the planted credentials show up in the Prefect server's logs, artifacts,
+        flow and task runs (not in its blocks, which hold them by design)."""
+        from prefect.client.orchestration import get_client
+
+        scanner = SecretScanner({"aws_secret_access_key": SECRET_ACCESS_KEY})
+        async with get_client() as client:
+            return await scanner.scan_prefect(client)
 
 
 @pytest.fixture(scope="session")
@@ -76,5 +113,5 @@ def bucket(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
     storage.use_credentials(None)
-    yield Bucket(name, f"s3://{name}", tmp_path / "work")
+    yield Bucket(name, f"s3://{name}", tmp_path / "work", s3_endpoint)
     storage.use_credentials(None)

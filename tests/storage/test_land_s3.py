@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import io
+import logging
 import shutil
 from pathlib import Path
 
 import orjson
 import pyarrow.parquet as pq
 import pytest
-import s3fs
 
 from flows.land_webhooks import land_webhooks
+from mmapi.landing import LandingConfig, land
 from mmapi.sandbox.generator import generate_webhook_files
+from tests.secret_scan import format_hits
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def test_land_from_s3_to_s3_resumes_on_another_machine(bucket, tmp_path: Path):
+def test_land_from_s3_to_s3_resumes_on_another_machine(
+    bucket, tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture
+):
+    caplog.set_level(logging.INFO)
     raw = tmp_path / "raw"
     made = generate_webhook_files(raw, messages=300, seed=5, lines_per_file=40)
     distinct = {
@@ -25,7 +30,7 @@ def test_land_from_s3_to_s3_resumes_on_another_machine(bucket, tmp_path: Path):
         for event in (made.truth.event_record(n) for n in range(made.truth.event_count))
         if event["kind"] == "status"
     }
-    fs = s3fs.S3FileSystem(use_listings_cache=False)
+    fs = bucket.fs
     files = sorted(raw.glob("*.ndjson"))
     assert len(files) >= 2
     fs.put_file(str(files[0]), f"{bucket.name}/raw/{files[0].name}")
@@ -36,7 +41,7 @@ def test_land_from_s3_to_s3_resumes_on_another_machine(bucket, tmp_path: Path):
     for path in files[1:]:
         fs.put_file(str(path), f"{bucket.name}/raw/{path.name}")
     second = land_webhooks(source=f"{bucket.url}/raw/", out=f"{bucket.url}/lake")
-    third = land_webhooks(source=f"{bucket.url}/raw/", out=f"{bucket.url}/lake")
+    third = land(LandingConfig(source=f"{bucket.url}/raw/", out=f"{bucket.url}/lake")).as_dict()
 
     objects = bucket.objects()
     statuses = [
@@ -55,3 +60,7 @@ def test_land_from_s3_to_s3_resumes_on_another_machine(bucket, tmp_path: Path):
     manifest = orjson.loads(objects["lake/events/_landing/manifest.json"])
     assert sorted(manifest["files"]) == [f"s3://{bucket.name}/raw/{p.name}" for p in files]
     assert not any("staging" in key or key.endswith(".tmp") for key in objects)
+    captured = capfd.readouterr()
+    texts = (caplog.text, captured.out, captured.err)
+    hits = bucket.credential_hits(tmp_path / "scan", *texts)
+    assert not hits, format_hits(hits)

@@ -2,30 +2,54 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import logging
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-import s3fs
+from prefect_aws import AwsCredentials
 
 from flows.build_report import build_report
 from tests.mmapi.analytics.scenario import AS_OF, write_scenario
+from tests.secret_scan import format_hits
+from tests.storage.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
+BLOCK = "mmflow-test-s3"
 
-def test_build_report_from_s3_inputs_to_an_s3_output(bucket, tmp_path: Path):
+
+def test_build_report_from_s3_inputs_to_an_s3_output_with_a_credentials_block(
+    bucket,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture,
+):
+    caplog.set_level(logging.INFO)
     inputs = write_scenario(tmp_path / "inputs")
-    fs = s3fs.S3FileSystem(use_listings_cache=False)
+    fs = bucket.fs
     fs.put(str(inputs.sends), f"{bucket.name}/campaigns/spring/sends.parquet")
     fs.put(str(inputs.events / "events"), f"{bucket.name}/lake/events", recursive=True)
+    # The keys come from a prefect-aws AwsCredentials block only, not from the environment.
+    AwsCredentials(
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
+        region_name=REGION,
+        aws_client_parameters={"endpoint_url": bucket.endpoint},
+    ).save(BLOCK, overwrite=True)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name)
+
     result = build_report(
         sends=f"{bucket.url}/campaigns",
         events=f"{bucket.url}/lake",
         out=f"{bucket.url}/report",
         as_of=AS_OF.isoformat(),
+        aws_credentials_block=BLOCK,
     )
 
     # The figures of tests/flows/test_build_report.py, which reads the same files locally.
@@ -48,3 +72,9 @@ def test_build_report_from_s3_inputs_to_an_s3_output(bucket, tmp_path: Path):
     with duckdb.connect(str(database), read_only=True) as con:
         assert con.sql("SELECT count(*) FROM funnel").fetchall() == [(2,)]
     assert not any(key.rsplit("/", 1)[-1].startswith(".") for key in objects)
+    captured = capfd.readouterr()
+    texts = (caplog.text, captured.out, captured.err, repr(result))
+    hits = bucket.credential_hits(tmp_path / "scan", *texts)
+    # The Prefect server's records of every flow run so far in this process, this one's too.
+    hits += asyncio.run(bucket.prefect_credential_hits())
+    assert not hits, format_hits(hits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -12,7 +13,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import s3fs
 import yaml
 
 from flows.send_campaign import send_campaign
@@ -20,6 +20,7 @@ from mmapi.errors import ConfigurationError
 from mmapi.sandbox import SandboxConfig, SandboxServer
 from mmapi.schemas import TIMESTAMP
 from mmflow.warehouse import build_demo_warehouse, demo_campaign_spec
+from tests.secret_scan import format_hits
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -40,8 +41,13 @@ def _sends(bucket) -> list[dict]:
 
 
 async def test_a_campaign_with_its_outputs_on_s3_resumes_from_them(
-    bucket, tmp_path: Path, sandbox: SandboxServer
+    bucket,
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture,
 ):
+    caplog.set_level(logging.INFO)
     warehouse = build_demo_warehouse(tmp_path / "wh.duckdb", rows=400)
     spec = demo_campaign_spec(warehouse, messages_per_second=1000, product_policy="STRICT")
     spec_path = tmp_path / "spec.yaml"
@@ -75,7 +81,7 @@ async def test_a_campaign_with_its_outputs_on_s3_resumes_from_them(
             "ts": pa.array([datetime.now(UTC)] * 3, TIMESTAMP),
         }
     )
-    fs = s3fs.S3FileSystem(use_listings_cache=False)
+    fs = bucket.fs
     with fs.open(f"{bucket.name}/lake/events/preferences/dt=2026-11-27/x.parquet", "wb") as f:
         pq.write_table(stops, f)
     sandbox.update_config(onboarded=True)
@@ -103,3 +109,6 @@ async def test_a_campaign_with_its_outputs_on_s3_resumes_from_them(
     with pytest.raises(ConfigurationError, match="resume it where it was planned"):
         await send_campaign(str(spec_path), out_dir=out, chunk_size=100)
     assert len(sandbox.ground_truth()["messages"]) == len(truth)
+    captured = capfd.readouterr()
+    hits = bucket.credential_hits(tmp_path / "scan", caplog.text, captured.out, captured.err)
+    assert not hits, format_hits(hits)
