@@ -74,13 +74,32 @@ def _duckdb_reason(exc: Exception) -> str:
     return f"refused by the schema: {text}"[:500]
 
 
-def _row_numbers(count: int) -> pa.Array:
-    """0, 1, ..., count - 1 as Arrow int64, built on numpy's buffer.
+# Arrow arrays are built here on numpy buffers: `pa.array` of Python values, `to_numpy` and
+# the `value_set` of `is_in` each make pyarrow import pandas, half a second of a landing's time.
 
-    `pa.array` would make pyarrow import pandas, half a second of a landing's time.
-    """
+
+def _row_numbers(count: int) -> pa.Array:
+    """0, 1, ..., count - 1 as Arrow int64."""
     numbers = np.arange(count, dtype=np.int64)
     return pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(numbers)])
+
+
+def _strings(values: list[str]) -> pa.Array:
+    """Python strings as an Arrow string array."""
+    encoded = [value.encode() for value in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(value) for value in encoded], out=offsets[1:])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.string(), len(encoded), buffers)
+
+
+def _all_but(count: int, dropped: pa.ChunkedArray) -> pa.BooleanArray:
+    """`count` flags, False at the positions listed in `dropped` (int64), True elsewhere."""
+    keep = np.ones(count, dtype=bool)
+    for chunk in dropped.chunks:
+        keep[np.frombuffer(chunk.buffers()[1], np.int64, len(chunk), chunk.offset * 8)] = False
+    bits = pa.py_buffer(np.packbits(keep, bitorder="little"))
+    return pa.BooleanArray.from_buffers(pa.bool_(), count, [None, bits])
 
 
 class LandingEngine:
@@ -225,13 +244,15 @@ class LandingEngine:
         The status rows are kept only once the other pass has succeeded too; a failed
         statement leaves `other_rows` as it was.
         """
-        ids = {path: file_id for file_id, path, _ in self._files}
-        params = {**self._params, "paths": paths, "file_ids": [ids[path] for path in paths]}
+        ids = {path: (index, file_id) for index, (file_id, path, _) in enumerate(self._files)}
+        params = {**self._params, "paths": paths, "file_ids": [ids[path][1] for path in paths]}
+        indexes = [ids[path][0] for path in paths]
         # Rows in read order (files, then lines): the deduplication keeps the first copy by it.
         self.con.execute("SET preserve_insertion_order = true")
         try:
             status = self.con.sql(
-                self._sql["status_rows"], params={**params, "columns": STATUS_COLUMNS}
+                self._sql["status_rows"],
+                params={**params, "source_indexes": indexes, "columns": STATUS_COLUMNS},
             ).to_arrow_table()
             self.con.execute(self._sql["other_rows"], {**params, "columns": OTHER_COLUMNS})
         finally:
@@ -241,19 +262,19 @@ class LandingEngine:
     def _register_status_rows(self) -> pa.Table:
         """The status rows read so far, as DuckDB's view `status_rows`.
 
-        Two columns are added: `source_file`, a dictionary over the batch's source names
-        (one string per file, not per row: DuckDB would copy the name into every row, and
-        the Parquet writer would hash each copy), and `row_id`, the read order.
+        `source_index` (the file's place in the batch's list) becomes `source_file`, a
+        dictionary over the batch's source names: one string per file, not per row (DuckDB
+        would copy the name into every row, and the Parquet writer would hash each copy).
+        `row_id` is added: the read order.
         """
         rows = pa.Table.from_batches(
             [batch for part in self._status_parts for batch in part.to_batches()],
             schema=STATUS_ROWS_SCHEMA,
         )
-        file_ids = pa.array([file_id for file_id, _, _ in self._files], pa.int32())
-        sources = pa.array([source for _, _, source in self._files], pa.string())
-        positions = pc.index_in(rows.column("file_id"), value_set=file_ids).combine_chunks()
-        rows = rows.append_column(
-            "source_file", pa.DictionaryArray.from_arrays(positions.cast(pa.int32()), sources)
+        sources = _strings([source for _, _, source in self._files])
+        indexes = rows.column("source_index").combine_chunks()
+        rows = rows.drop_columns(["source_index"]).append_column(
+            "source_file", pa.DictionaryArray.from_arrays(indexes, sources)
         )
         rows = rows.append_column("row_id", _row_numbers(rows.num_rows))
         self.con.register("status_rows", rows)
@@ -413,8 +434,8 @@ class LandingEngine:
         ]
         with self._timed("query_statuses"):
             drops = self.con.sql(self._sql["status_drops"], params={"existing": existing})
-            dropped = drops.to_arrow_table().column("row_id").combine_chunks()
-            keep = pc.invert(pc.is_in(status_rows.column("row_id"), value_set=dropped))
+            # row_id is the row's position in status_rows.
+            keep = _all_but(status_rows.num_rows, drops.to_arrow_table().column("row_id"))
         with self._timed("write_statuses"):
             written = write_days(
                 status_rows, keep, days, table_dir, "statuses", name, staging=self._staging

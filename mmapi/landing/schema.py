@@ -161,10 +161,11 @@ _LINEAGE = [pa.field("received_at", _UTC), pa.field("source_file", pa.string())]
 # What `sql/landing/status_rows.sql` gives for a batch, fetched as Arrow: one row per
 # statuses[] element, typed, with where it came from (file, line offset on the careful path,
 # entry i, change j, status k) and the first rule it breaks (`problem`, NULL when it lands).
-# The engine adds `source_file` (from file_id, as a dictionary) and `row_id` (the read order).
+# The engine turns `source_index` into `source_file` and adds `row_id` (the read order).
 STATUS_ROWS_SCHEMA = pa.schema(
     [
         pa.field("file_id", pa.int32()),
+        pa.field("source_index", pa.int32()),
         pa.field("line_offset", pa.int64()),
         pa.field("i", pa.int64()),
         pa.field("j", pa.int64()),

@@ -3,14 +3,16 @@
 -- flattened with unnest. Scalars are typed here; `problem` names the first rule an element
 -- breaks, with its JSON path. A line whose containers do not fit the schema makes the whole read
 -- fail (the caller then takes the careful path, line by line). Fetched as Arrow, in the shape
--- of mmapi.landing.schema.STATUS_ROWS_SCHEMA (source_file is added from file_id by the caller):
--- the bulk of a batch is never copied into a table. Run with preserve_insertion_order, rows
+-- of mmapi.landing.schema.STATUS_ROWS_SCHEMA: the bulk of a batch is never copied into a table.
+-- The source file's name is not repeated in every row: source_index ($source_indexes[n] for
+-- $paths[n]) is its place in the caller's list. Run with preserve_insertion_order, rows
 -- come in the order of $paths, then of lines, entries, changes and statuses: the deduplication
 -- keeps the first copy by that order. $file_ids[n] is the number of the file $paths[n] (a
 -- lookup rather than a join: a join would not keep the order).
 WITH lines AS (
     SELECT
         $file_ids[list_position($paths, l.filename)] AS file_id,
+        $source_indexes[list_position($paths, l.filename)]::INTEGER AS source_index,
         l._mmflow_offset AS line_offset,
         try_cast(l._mmflow.received_at AS TIMESTAMPTZ) AS received_at,
         l.entry
@@ -24,14 +26,14 @@ WITH lines AS (
 ),
 entries AS (
     SELECT
-        file_id, line_offset, received_at,
+        file_id, source_index, line_offset, received_at,
         unnest(entry) AS e,
         generate_subscripts(entry, 1) - 1 AS i
     FROM lines
 ),
 changes AS (
     SELECT
-        file_id, line_offset, received_at, i,
+        file_id, source_index, line_offset, received_at, i,
         e.id AS waba_id,
         unnest(e.changes) AS c,
         generate_subscripts(e.changes, 1) - 1 AS j
@@ -39,7 +41,7 @@ changes AS (
 ),
 statuses AS (
     SELECT
-        file_id, line_offset, received_at, i, j, waba_id,
+        file_id, source_index, line_offset, received_at, i, j, waba_id,
         c.value.metadata.phone_number_id AS phone_number_id,
         unnest(c.value.statuses) AS s,
         generate_subscripts(c.value.statuses, 1) - 1 AS k
@@ -62,6 +64,7 @@ typed AS (
 )
 SELECT
     file_id,
+    source_index,
     line_offset,
     i,
     j,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -457,6 +459,30 @@ def test_land_sandbox_campaign_matches_its_ground_truth(tmp_path: Path, out: Pat
     assert landed_stops == stops
     assert summary["quarantined"] == 0
     assert set(EVENT_NAMES[:4]) >= {s for _, s in statuses}
+
+
+def test_land_does_not_import_pandas(raw: Path, out: Path):
+    # pyarrow imports pandas for `pa.array` of Python values, `to_numpy` or `is_in`'s value
+    # set: half a second of a landing of a million events.
+    write_lines(
+        raw / "a.ndjson",
+        [
+            dumps(statuses_body(status("wamid.A", "sent"), status("wamid.A", "sent"))),
+            dumps(statuses_body(status("wamid.B", "delivered", TS + 2 * DAY))),
+            dumps(body(change(user_actions=[click("ARA1")]))),
+            dumps(body(change(user_preferences=[preference("491511", "stop")]))),
+        ],
+    )
+    code = (
+        "import sys; from pathlib import Path; from mmapi.landing import LandingConfig, land; "
+        "summary = land(LandingConfig(source=sys.argv[1], out=Path(sys.argv[2]))); "
+        "print(summary.counts['statuses'], summary.counts['clicks'], 'pandas' in sys.modules)"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code, str(raw), str(out)], capture_output=True, text=True, check=True
+    )
+
+    assert done.stdout.split() == ["2", "1", "False"]
 
 
 def test_land_refuses_a_second_run_on_the_same_output(raw: Path, out: Path):
