@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -52,3 +55,14 @@ def test_cli_names_a_missing_bucket_in_one_line(bucket, tmp_path: Path):
 
     assert result.exit_code == EXIT_BAD_INPUT, result.output
     assert "s3://no-such-bucket-mmflow: no such bucket" in result.output
+
+
+def test_secret_scanner_finds_a_planted_secret_in_a_stores_objects(tmp_path: Path):
+    scanner = SecretScanner({"aws_secret_access_key": SECRET_ACCESS_KEY})
+    parquet = io.BytesIO()
+    pq.write_table(pa.table({"note": [f"key={SECRET_ACCESS_KEY}"]}), parquet, compression="zstd")
+    objects = {"lake/x.parquet": parquet.getvalue(), "report/ok.html": b"<p>nothing</p>"}
+
+    hits = scanner.scan_store(objects, tmp_path)
+
+    assert {hit.where.split(":")[0] for hit in hits} == {"object lake/x.parquet"}
