@@ -17,6 +17,8 @@ import asyncio
 import os
 import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +58,10 @@ from tasks.storage import use_aws_credentials_block
 BASE_URL_ENV = "D360_BASE_URL"
 DEFAULT_CHUNK_SIZE = 5000
 CONCURRENT_CHUNKS = 2
-# A dead worker's chunk is taken over after this long without it finishing.
-MIN_LEASE_SECONDS = 300.0
+# A chunk whose worker has not heartbeaten for this long is taken over by another worker.
+DEFAULT_LEASE_SECONDS = 60.0
+# How often a worker with nothing to claim looks whether another worker's chunk came free.
+TAKEOVER_POLL_SECONDS = 1.0
 CAMPAIGN_RECORD = "campaign.json"
 SENDS_FILE = "sends.parquet"
 # Spec fields a resumed campaign may change: how fast it sends, not what it sends.
@@ -79,6 +83,7 @@ async def send_campaign(
     ad_sync_wait_seconds: float = 600.0,
     dry_run: bool | None = None,
     workers: int = 1,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
     aws_credentials_block: str | None = None,
 ) -> dict[str, Any]:
     """Send a campaign described by a spec file; safe to re-run after any crash.
@@ -102,6 +107,9 @@ async def send_campaign(
             shared `ledger_url`, this run starts `workers - 1` more runs of its deployment
             (any worker of the work pool takes them) once the plan is in the ledger; they
             claim chunks from it and share the spec's messages per second.
+        lease_seconds: A worker that stops heartbeating (killed, cut off) loses its chunks
+            this long after its last heartbeat; a worker still running takes them over, with
+            the requests the dead one left in doubt settled as on a resume.
         aws_credentials_block: A prefect-aws `AwsCredentials` block for `s3://` paths
             (default: the environment's AWS credentials).
 
@@ -155,16 +163,26 @@ async def send_campaign(
             if workers > 1:
                 await _start_more_workers(workers - 1)
             _free_chunks_of_dead_runs(spec, ledger)
-            reconciled = reconcile_unknown(spec, ledger, events, unknown_grace_seconds)
+
+            reconciled: Counter[str] = Counter()
+
+            def settle_unknown() -> dict[str, int]:
+                counts = reconcile_unknown(spec, ledger, events, unknown_grace_seconds)
+                reconciled.update(counts)
+                return counts
+
+            settle_unknown()
             send_started = time.monotonic()
-            results = await _send_chunks(spec, ledger, client, plan_path, chunk_size)
+            results = await _send_chunks(
+                spec, ledger, client, plan_path, chunk_size, lease_seconds, settle_unknown
+            )
             send_seconds = time.monotonic() - send_started
             export_sends(spec, ledger, out)
             folder.publish(SENDS_FILE)
             counts = ledger.counts(spec.campaign_id)
         finally:
             ledger.dispose()
-    summary = _summary(spec, results, counts, reconciled, send_seconds)
+    summary = _summary(spec, results, counts, dict(reconciled), send_seconds)
     summary["elapsed_seconds"] = round(time.monotonic() - started, 2)
     stopped = [r.stopped_reason for r in results if r.stopped_reason]
     if stopped:
@@ -181,12 +199,23 @@ async def send_campaign(
 
 
 async def _send_chunks(
-    spec: CampaignSpec, ledger: Ledger, client: MMClient, plan_path: Path, chunk_size: int
+    spec: CampaignSpec,
+    ledger: Ledger,
+    client: MMClient,
+    plan_path: Path,
+    chunk_size: int,
+    lease_seconds: float,
+    settle_unknown: Callable[[], dict[str, int]],
 ) -> list[ChunkResult]:
-    """Claim and send chunks until none is left or the API stops the campaign."""
+    """Claim and send chunks until none is left or the API stops the campaign.
+
+    When nothing is left to claim but other workers still hold chunks, this worker waits
+    (outside the rate share, so the senders keep the whole cap) and takes over any chunk whose
+    worker stopped heartbeating; after a takeover, the requests the dead worker left in doubt
+    are settled from the landed webhooks, as on a resume, and those proven unsent are sent.
+    """
     plan = pq.read_table(plan_path, columns=["message_key", "recipient", "arm", "components"])
     owner = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    lease = max(MIN_LEASE_SECONDS, 3 * chunk_size / spec.messages_per_second)
     budget = RetryBudget()
     results: list[ChunkResult] = []
     total = max(1, ledger.counts(spec.campaign_id).get("planned", 0))
@@ -195,14 +224,19 @@ async def _send_chunks(
     )
     done = 0
     stop = asyncio.Event()
+    in_doubt: list[int] = []  # requests left in flight by dead workers whose chunks we took
 
     async def chunk_worker() -> None:
         nonlocal done
         while not stop.is_set():
-            chunk = await asyncio.to_thread(ledger.claim_chunk, spec.campaign_id, owner, lease)
-            if chunk is None:
+            claimed = await asyncio.to_thread(
+                ledger.claim_chunk, spec.campaign_id, owner, lease_seconds
+            )
+            if claimed is None:
                 return
-            result = await send_chunk(spec, ledger, client, chunk, plan, budget)
+            if claimed.in_doubt:
+                in_doubt.append(claimed.in_doubt)
+            result = await send_chunk(spec, ledger, client, claimed.chunk, plan, budget)
             results.append(result)
             done += sum(v for k, v in result.counts.items() if k != "skipped")
             await aupdate_progress_artifact(progress_id, min(100.0, 100.0 * done / total))
@@ -210,17 +244,41 @@ async def _send_chunks(
                 stop.set()
 
     # Other workers (processes, machines) may send this campaign too: they share its cap.
+    logger = get_run_logger()
     share = RateShare(
         ledger,
         spec.campaign_id,
         owner,
         spec.messages_per_second,
         client.throttle,
-        log=get_run_logger(),  # type: ignore[arg-type]
+        log=logger,  # type: ignore[arg-type]
+        lease_seconds=lease_seconds,
     )
-    async with share:
-        await asyncio.gather(*(chunk_worker() for _ in range(CONCURRENT_CHUNKS)))
-    return results
+    while True:
+        async with share:
+            await asyncio.gather(*(chunk_worker() for _ in range(CONCURRENT_CHUNKS)))
+        if stop.is_set():
+            return results
+        # A chunk taken over leaves its dead worker's requests in doubt: those the landed
+        # webhooks prove unsent are planned again and sent in another round. (This run's own
+        # requests in doubt wait for the next run, after the landing has caught up.)
+        if in_doubt:
+            in_doubt.clear()
+            if settle_unknown().get("replanned"):
+                continue
+        pending, claimable = await asyncio.to_thread(ledger.chunks_left, spec.campaign_id)
+        while pending and not claimable:
+            await asyncio.sleep(TAKEOVER_POLL_SECONDS)
+            pending, claimable = await asyncio.to_thread(ledger.chunks_left, spec.campaign_id)
+        if not pending:
+            return results
+        logger.warning(
+            "%s chunks of %s came free (their worker stopped heartbeating %.0f s ago, or "
+            "left messages for later): taking them over",
+            claimable,
+            spec.campaign_id,
+            lease_seconds,
+        )
 
 
 def _check_can_scale_out(ledger_url: str | None) -> None:

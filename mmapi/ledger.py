@@ -45,7 +45,7 @@ from .errors import ConfigurationError
 from .schemas import SENDS_SCHEMA
 from .sender import OutcomeState, SendOutcome
 
-__all__ = ["Ledger", "LedgerState", "StatusSighting", "check_ledger_url"]
+__all__ = ["ClaimedChunk", "Ledger", "LedgerState", "StatusSighting", "check_ledger_url"]
 
 _metadata = MetaData()
 
@@ -114,6 +114,19 @@ _STATE_OF_OUTCOME = {
     OutcomeState.DEFERRED: LedgerState.PLANNED,
     OutcomeState.NOT_SENT: LedgerState.PLANNED,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedChunk:
+    """A chunk a worker has claimed.
+
+    Attributes:
+        chunk: Its number.
+        in_doubt: Requests a dead worker left `in_flight` in it, now `unknown` (a takeover).
+    """
+
+    chunk: int
+    in_doubt: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,11 +263,13 @@ class Ledger:
 
     # -- chunks ---------------------------------------------------------------------------
 
-    def claim_chunk(self, campaign_id: str, owner: str, lease_seconds: float) -> int | None:
+    def claim_chunk(
+        self, campaign_id: str, owner: str, lease_seconds: float
+    ) -> ClaimedChunk | None:
         """Claim the next chunk that is pending and not leased (or whose lease expired).
 
         Returns:
-            The chunk number, or None when nothing is left to claim.
+            The chunk, or None when nothing is left to claim.
         """
         now = time.time()
         with self.engine.begin() as connection:
@@ -281,7 +296,7 @@ class Ledger:
                 if claimed.rowcount == 1:
                     # A live worker holds the lease of every message it has in flight, so any
                     # `in_flight` left in a claimable chunk was a dead worker's: in doubt.
-                    connection.execute(
+                    orphaned = connection.execute(
                         update(messages)
                         .where(
                             messages.c.campaign_id == campaign_id,
@@ -290,15 +305,25 @@ class Ledger:
                         )
                         .values(state=LedgerState.UNKNOWN)
                     )
-                    return chunk
+                    return ClaimedChunk(chunk, in_doubt=orphaned.rowcount)
         return None
 
     # -- workers --------------------------------------------------------------------------
 
     def heartbeat(
-        self, campaign_id: str, owner: str, *, assumed_workers: int, timeout_seconds: float
+        self,
+        campaign_id: str,
+        owner: str,
+        *,
+        assumed_workers: int,
+        timeout_seconds: float,
+        lease_seconds: float | None = None,
     ) -> dict[str, int]:
         """Record that this worker sends the campaign, assuming `assumed_workers` share it.
+
+        With `lease_seconds`, the heartbeat also extends the leases of the chunks this worker
+        holds to `lease_seconds` from now: a live worker keeps its chunks however long they
+        take, and a dead one's chunks can be taken over `lease_seconds` after its last beat.
 
         Returns:
             Every live worker (this one included) and the number of workers it assumes.
@@ -322,6 +347,16 @@ class Ledger:
                     workers.c.heartbeat_at < now - 10 * timeout_seconds,
                 )
             )
+            if lease_seconds is not None:
+                connection.execute(
+                    update(chunks)
+                    .where(
+                        chunks.c.campaign_id == campaign_id,
+                        chunks.c.owner == owner,
+                        chunks.c.state == "pending",
+                    )
+                    .values(lease_until=now + lease_seconds)
+                )
             live = connection.execute(
                 select(workers.c.owner, workers.c.assumed_workers).where(
                     workers.c.campaign_id == campaign_id,
@@ -351,6 +386,18 @@ class Ledger:
                     )
                 ).scalars()
             )
+
+    def chunks_left(self, campaign_id: str) -> tuple[int, int]:
+        """Pending chunks: how many there are, and how many of them can be claimed now."""
+        now = time.time()
+        claimable = or_(chunks.c.lease_until.is_(None), chunks.c.lease_until < now)
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(func.count(), func.count().filter(claimable)).where(
+                    chunks.c.campaign_id == campaign_id, chunks.c.state == "pending"
+                )
+            ).one()
+        return int(row[0]), int(row[1])
 
     def release_leases(self, campaign_id: str, owners: Iterable[str]) -> int:
         """Free the chunks leased by these owners (known to be dead) for others to claim."""

@@ -39,6 +39,8 @@ class RateShare:
         cap: The campaign's messages per second, for all workers together.
         throttle: This worker's throttle.
         log: Where changes of the share are reported (default: this module's logger).
+        lease_seconds: When given, each heartbeat also extends the leases of the chunks this
+            worker holds by that long (see `Ledger.heartbeat`).
 
     Example:
         >>> async def send(ledger, client):
@@ -54,6 +56,7 @@ class RateShare:
         cap: float,
         throttle: Throttle,
         log: logging.Logger | logging.LoggerAdapter[Any] = logger,
+        lease_seconds: float | None = None,
     ):
         self.ledger = ledger
         self.campaign_id = campaign_id
@@ -61,6 +64,7 @@ class RateShare:
         self.cap = cap
         self.throttle = throttle
         self.log = log
+        self.lease_seconds = lease_seconds
         self.workers = 1
         self._beating: asyncio.Task[None] | None = None
 
@@ -115,4 +119,5 @@ class RateShare:
             self.owner,
             assumed_workers=self.workers,
             timeout_seconds=WORKER_TIMEOUT_SECONDS,
+            lease_seconds=self.lease_seconds,
         )

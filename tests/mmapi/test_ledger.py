@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy
 
 from mmapi.errors import ConfigurationError
-from mmapi.ledger import Ledger, LedgerState, StatusSighting, check_ledger_url
+from mmapi.ledger import ClaimedChunk, Ledger, LedgerState, StatusSighting, check_ledger_url
 from mmapi.schemas import SENDS_SCHEMA
 from mmapi.sender import OutcomeState, SendOutcome
 
@@ -154,31 +154,31 @@ def test_outcomes_set_final_states_and_deferred_goes_back(ledger: Ledger):
 
 def test_chunk_leases_expire_and_are_taken_over(ledger: Ledger):
     ledger.plan(_plan("c1", 30), chunk_size=10, ttl_seconds=None)
-    assert ledger.claim_chunk("c1", "worker-a", lease_seconds=60) == 0
-    assert ledger.claim_chunk("c1", "worker-b", lease_seconds=0.2) == 1
-    assert ledger.claim_chunk("c1", "worker-b", lease_seconds=60) == 2
+    assert ledger.claim_chunk("c1", "worker-a", lease_seconds=60) == ClaimedChunk(0)
+    assert ledger.claim_chunk("c1", "worker-b", lease_seconds=0.2) == ClaimedChunk(1)
+    assert ledger.claim_chunk("c1", "worker-b", lease_seconds=60) == ClaimedChunk(2)
     assert ledger.claim_chunk("c1", "worker-c", lease_seconds=60) is None
     time.sleep(0.3)
     # worker-b died holding chunk 1: after its lease, someone else takes it.
-    assert ledger.claim_chunk("c1", "worker-c", lease_seconds=60) == 1
+    assert ledger.claim_chunk("c1", "worker-c", lease_seconds=60) == ClaimedChunk(1)
     ledger.finish_chunk("c1", 0, done=True)
     ledger.finish_chunk("c1", 2, done=False)
-    assert ledger.claim_chunk("c1", "worker-a", lease_seconds=60) == 2
+    assert ledger.claim_chunk("c1", "worker-a", lease_seconds=60) == ClaimedChunk(2)
 
 
 def test_released_leases_of_dead_owners_are_claimable_at_once(ledger: Ledger):
     ledger.plan(_plan("c1", 20), chunk_size=10, ttl_seconds=None)
-    assert ledger.claim_chunk("c1", "host-111-dead", lease_seconds=600) == 0
-    assert ledger.claim_chunk("c1", "host-222-alive", lease_seconds=600) == 1
+    assert ledger.claim_chunk("c1", "host-111-dead", lease_seconds=600) == ClaimedChunk(0)
+    assert ledger.claim_chunk("c1", "host-222-alive", lease_seconds=600) == ClaimedChunk(1)
     assert ledger.claim_chunk("c1", "host-333-new", lease_seconds=600) is None
     assert ledger.lease_owners("c1") == {"host-111-dead", "host-222-alive"}
     assert ledger.release_leases("c1", ["host-111-dead"]) == 1
-    assert ledger.claim_chunk("c1", "host-333-new", lease_seconds=600) == 0
+    assert ledger.claim_chunk("c1", "host-333-new", lease_seconds=600) == ClaimedChunk(0)
 
 
 def test_a_new_run_leaves_the_in_flight_messages_of_live_workers_alone(ledger: Ledger):
     ledger.plan(_plan("c1", 20), chunk_size=10, ttl_seconds=None)
-    assert ledger.claim_chunk("c1", "host-222-alive", lease_seconds=600) == 0
+    assert ledger.claim_chunk("c1", "host-222-alive", lease_seconds=600) == ClaimedChunk(0)
     ledger.mark_in_flight(["c1-00000", "c1-00001"])  # chunk 0, being sent right now
     ledger.mark_in_flight(["c1-00010"])  # chunk 1: no lease, so its sender is gone
     assert ledger.in_flight_to_unknown("c1") == 1
@@ -187,12 +187,31 @@ def test_a_new_run_leaves_the_in_flight_messages_of_live_workers_alone(ledger: L
 
 def test_taking_over_a_chunk_puts_its_orphaned_in_flight_messages_in_doubt(ledger: Ledger):
     ledger.plan(_plan("c1", 10), chunk_size=10, ttl_seconds=None)
-    assert ledger.claim_chunk("c1", "host-111-dies", lease_seconds=0.2) == 0
+    assert ledger.claim_chunk("c1", "host-111-dies", lease_seconds=0.2) == ClaimedChunk(0)
     ledger.mark_in_flight(["c1-00000", "c1-00001"])
     time.sleep(0.3)
-    assert ledger.claim_chunk("c1", "host-222-takes-over", lease_seconds=600) == 0
+    assert ledger.claim_chunk("c1", "host-222-takes-over", lease_seconds=600) == ClaimedChunk(
+        0, in_doubt=2
+    )
     assert ledger.counts("c1") == {"planned": 8, "unknown": 2}
     assert ledger.planned_keys("c1", 0) == [f"c1-{i:05d}" for i in range(2, 10)]
+
+
+def test_heartbeats_keep_a_live_workers_chunks_and_a_silent_ones_come_free(ledger: Ledger):
+    ledger.plan(_plan("c1", 30), chunk_size=10, ttl_seconds=None)
+    assert ledger.claim_chunk("c1", "worker-live", lease_seconds=0.3) == ClaimedChunk(0)
+    assert ledger.claim_chunk("c1", "worker-dies", lease_seconds=0.3) == ClaimedChunk(1)
+    ledger.finish_chunk("c1", 2, done=True)
+    assert ledger.chunks_left("c1") == (2, 0)
+    for _ in range(3):  # past the claim's lease; only worker-live keeps beating
+        time.sleep(0.15)
+        ledger.heartbeat(
+            "c1", "worker-live", assumed_workers=2, timeout_seconds=5, lease_seconds=0.3
+        )
+
+    assert ledger.chunks_left("c1") == (2, 1)
+    assert ledger.claim_chunk("c1", "worker-new", lease_seconds=60) == ClaimedChunk(1)
+    assert ledger.claim_chunk("c1", "worker-new", lease_seconds=60) is None
 
 
 def test_heartbeats_list_the_live_workers_of_a_campaign(ledger: Ledger):
