@@ -42,7 +42,7 @@ class LandingSummary:
     """What a landing run did.
 
     Attributes:
-        run_id: Names the run's output files (`part-<run_id>-<batch>.parquet`).
+        run_id: Names the run's output files (`part-<run_id>-<batch>[-<half>].parquet`).
         files_found: Files under the source.
         files_read: Files with something new that were read.
         bytes_read: Raw bytes read (decompressed for gzip).
