@@ -14,6 +14,8 @@ Prints one JSON line per worker count: `workers`, `mps` (sandbox-accepted messag
 seconds requests arrived in), `max_1s_count` (the busiest sliding second at the sandbox),
 `cap`, `rejected_130429`, `shares` (the messages each flow run accepted, its summary's
 `accepted_this_run` read from the run's logs; the run that started the others first),
+`run_start_seconds` (when each run started, after the first: until the others start, the
+first sends alone at the whole cap),
 `share_spread` (max |share - mean| / mean; 0 is an even split, the goal is <= 0.10),
 `sent_twice` and `never_sent` (sandbox ground truth against the plan), `seconds_sending`,
 `wall_seconds`, and the baseline of the same run: the 1-worker `mps` (`ratio_to_one_worker`).
@@ -269,6 +271,9 @@ def _run(
         "rejected_130429": stats["rejected"].get("130429", 0),
         "chunk_size": CHUNK_SIZE,
         "shares": shares,
+        "run_start_seconds": [
+            round((run.start_time - runs[0].start_time).total_seconds(), 1) for run in runs
+        ],
         "share_spread": round(max(abs(s - mean) for s in shares) / mean, 3) if mean else None,
         "sent_twice": sum(1 for n in sent_to.values() if n > 1),
         "never_sent": len(planned - set(sent_to)),
