@@ -161,8 +161,7 @@ def _wait_for_runs(
             )
             if run.parameters.get("spec_path") == str(spec)
         ]
-        failed = [run for run in runs if run.state and run.state.is_final()]
-        failed = [run for run in failed if not run.state.is_completed()]
+        failed = [r for r in runs if r.state and r.state.is_final() and not r.state.is_completed()]
         if failed:
             states = ", ".join(f"{run.name}: {run.state.name}" for run in failed)
             raise BenchmarkError(f"flow runs did not complete ({states}); see {logs}")
