@@ -38,7 +38,7 @@ from mmapi.client import ClientConfig, MMClient
 from mmapi.errors import ConfigurationError, SpecError
 from mmapi.landing.remote import readable_events
 from mmapi.ledger import Ledger, check_ledger_url
-from mmapi.rate_share import RateShare
+from mmapi.rate_share import WORKER_TIMEOUT_SECONDS, RateShare
 from mmapi.settings import DEFAULT_BASE_URL
 from mmapi.storage import OutputFolder, join
 from mmapi.throttle import RetryBudget
@@ -60,8 +60,10 @@ DEFAULT_CHUNK_SIZE = 5000
 CONCURRENT_CHUNKS = 2
 # A chunk whose worker has not heartbeaten for this long is taken over by another worker.
 DEFAULT_LEASE_SECONDS = 60.0
-# How often a worker with nothing to claim looks whether another worker's chunk came free.
-TAKEOVER_POLL_SECONDS = 1.0
+# How often a waiting worker looks at the ledger (for a chunk that came free, for workers).
+LEDGER_POLL_SECONDS = 1.0
+# How long a run with workers=N waits for the runs it started to begin sending.
+WORKERS_JOIN_TIMEOUT_SECONDS = 300.0
 CAMPAIGN_RECORD = "campaign.json"
 SENDS_FILE = "sends.parquet"
 # Spec fields a resumed campaign may change: how fast it sends, not what it sends.
@@ -162,6 +164,7 @@ async def send_campaign(
                 suppress_late_opt_outs(spec, ledger, events)
             if workers > 1:
                 await _start_more_workers(workers - 1)
+                await _wait_for_workers(spec, ledger, workers - 1)
             _free_chunks_of_dead_runs(spec, ledger)
 
             reconciled: Counter[str] = Counter()
@@ -268,7 +271,7 @@ async def _send_chunks(
                 continue
         pending, claimable = await asyncio.to_thread(ledger.chunks_left, spec.campaign_id)
         while pending and not claimable:
-            await asyncio.sleep(TAKEOVER_POLL_SECONDS)
+            await asyncio.sleep(LEDGER_POLL_SECONDS)
             pending, claimable = await asyncio.to_thread(ledger.chunks_left, spec.campaign_id)
         if not pending:
             return results
@@ -315,6 +318,34 @@ async def _start_more_workers(count: int) -> None:
             idempotency_key=f"{flow_run.id}-worker-{number}",
         )
         get_run_logger().info("started worker run %s", run.name)
+
+
+async def _wait_for_workers(spec: CampaignSpec, ledger: Ledger, count: int) -> None:
+    """Wait until `count` other runs send the campaign (or a timeout), then send too.
+
+    A worker starting a run takes many seconds (polling, a new process, imports); sending
+    alone meanwhile would take a far larger share than the others, and the campaign's pace
+    is the same either way.
+    """
+    logger = get_run_logger()
+    logger.info("waiting for %s more workers to start sending %s", count, spec.campaign_id)
+    deadline = time.monotonic() + WORKERS_JOIN_TIMEOUT_SECONDS
+    while True:
+        live = await asyncio.to_thread(
+            ledger.live_workers, spec.campaign_id, WORKER_TIMEOUT_SECONDS
+        )
+        pending, _ = await asyncio.to_thread(ledger.chunks_left, spec.campaign_id)
+        if live >= count or not pending:
+            return
+        if time.monotonic() >= deadline:
+            logger.warning(
+                "only %s of %s more workers started within %.0f s; sending anyway",
+                live,
+                count,
+                WORKERS_JOIN_TIMEOUT_SECONDS,
+            )
+            return
+        await asyncio.sleep(LEDGER_POLL_SECONDS)
 
 
 def _free_chunks_of_dead_runs(spec: CampaignSpec, ledger: Ledger) -> None:

@@ -365,6 +365,18 @@ class Ledger:
             )
             return {row.owner: row.assumed_workers for row in live}
 
+    def live_workers(self, campaign_id: str, timeout_seconds: float) -> int:
+        """How many workers sending the campaign heartbeated in the last `timeout_seconds`."""
+        since = time.time() - timeout_seconds
+        with self.engine.connect() as connection:
+            return int(
+                connection.execute(
+                    select(func.count()).where(
+                        workers.c.campaign_id == campaign_id, workers.c.heartbeat_at >= since
+                    )
+                ).scalar_one()
+            )
+
     def leave(self, campaign_id: str, owner: str) -> None:
         """This worker stops sending the campaign: the others may take its share at once."""
         with self.engine.begin() as connection:

@@ -214,6 +214,17 @@ def test_heartbeats_keep_a_live_workers_chunks_and_a_silent_ones_come_free(ledge
     assert ledger.claim_chunk("c1", "worker-new", lease_seconds=60) is None
 
 
+def test_live_workers_counts_recent_heartbeats_of_the_campaign(ledger: Ledger):
+    for owner in ("a", "b"):
+        ledger.heartbeat("c1", owner, assumed_workers=2, timeout_seconds=5)
+    ledger.heartbeat("c2", "x", assumed_workers=1, timeout_seconds=5)
+    assert ledger.live_workers("c1", timeout_seconds=5) == 2
+    ledger.leave("c1", "a")
+    assert ledger.live_workers("c1", timeout_seconds=5) == 1
+    time.sleep(0.2)
+    assert ledger.live_workers("c1", timeout_seconds=0.1) == 0
+
+
 def test_heartbeats_list_the_live_workers_of_a_campaign(ledger: Ledger):
     def beat(campaign_id: str, owner: str, assumed: int = 1) -> dict[str, int]:
         return ledger.heartbeat(campaign_id, owner, assumed_workers=assumed, timeout_seconds=0.5)
