@@ -28,6 +28,7 @@ NOT_REEXPORTED = {
     "mmapi.rate_share",
     "mmapi.child_server",
     "mmapi.input_files",
+    "mmapi.storage",
 }
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
