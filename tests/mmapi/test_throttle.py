@@ -356,7 +356,9 @@ async def test_throttle_depart_keeps_bunched_requests_within_ceiling_per_second(
     commits.cancel()
 
     assert max_in_window(released) > 200  # the bunching this guards against happened
-    assert max_in_window(departed) <= 200
+    # Read after depart() returns, a time can lag the throttle's own by a scheduling delay:
+    # a window 10 ms short of a second absorbs that lag.
+    assert max_in_window(departed, window=0.99) <= 200
     assert len(departed) / (max(departed) - min(departed)) >= 0.8 * 200  # not by idling
 
 
