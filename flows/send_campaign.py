@@ -228,6 +228,7 @@ async def _send_chunks(
     done = 0
     stop = asyncio.Event()
     in_doubt: list[int] = []  # requests left in flight by dead workers whose chunks we took
+    logger = get_run_logger()
 
     async def chunk_worker() -> None:
         nonlocal done
@@ -237,6 +238,15 @@ async def _send_chunks(
             )
             if claimed is None:
                 return
+            if claimed.taken_from:
+                logger.warning(
+                    "Chunk %d of %s: taking it over from %s, whose lease ran out "
+                    "(%d requests in doubt)",
+                    claimed.chunk,
+                    spec.campaign_id,
+                    claimed.taken_from,
+                    claimed.in_doubt,
+                )
             if claimed.in_doubt:
                 in_doubt.append(claimed.in_doubt)
             result = await send_chunk(spec, ledger, client, claimed.chunk, plan, budget)
@@ -247,7 +257,6 @@ async def _send_chunks(
                 stop.set()
 
     # Other workers (processes, machines) may send this campaign too: they share its cap.
-    logger = get_run_logger()
     share = RateShare(
         ledger,
         spec.campaign_id,

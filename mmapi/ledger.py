@@ -123,10 +123,12 @@ class ClaimedChunk:
     Attributes:
         chunk: Its number.
         in_doubt: Requests a dead worker left `in_flight` in it, now `unknown` (a takeover).
+        taken_from: The worker whose lease on it ran out (a takeover), or None.
     """
 
     chunk: int
     in_doubt: int = 0
+    taken_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,15 +276,16 @@ class Ledger:
         now = time.time()
         with self.engine.begin() as connection:
             candidates = connection.execute(
-                select(chunks.c.chunk)
+                select(chunks.c.chunk, chunks.c.owner)
                 .where(
                     chunks.c.campaign_id == campaign_id,
                     chunks.c.state == "pending",
                     or_(chunks.c.lease_until.is_(None), chunks.c.lease_until < now),
                 )
                 .order_by(chunks.c.chunk)
-            ).scalars()
-            for chunk in list(candidates):
+            ).all()
+            # A released chunk has no owner; one still owned has an expired lease.
+            for chunk, previous_owner in candidates:
                 claimed = connection.execute(
                     update(chunks)
                     .where(
@@ -305,7 +308,7 @@ class Ledger:
                         )
                         .values(state=LedgerState.UNKNOWN)
                     )
-                    return ClaimedChunk(chunk, in_doubt=orphaned.rowcount)
+                    return ClaimedChunk(chunk, orphaned.rowcount, previous_owner)
         return None
 
     # -- workers --------------------------------------------------------------------------

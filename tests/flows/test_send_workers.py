@@ -136,7 +136,11 @@ def test_three_workers_share_a_campaign_and_take_over_the_chunk_of_one_killed(
         survivors = [_summary(tmp_path / f"worker-{i}.log") for i in alive]
         assert all(s["planned_left"] == 0 for s in survivors), survivors  # none left waiting
         logs = "".join((tmp_path / f"worker-{i}.log").read_text() for i in alive)
-        assert "taking them over" in logs
+        # Whether a survivor was waiting for the chunk or claimed it on its way (one that
+        # started late), it names the dead worker it took the chunk from.
+        assert f"-{victim}-" in "".join(
+            line for line in logs.splitlines() if "taking it over from" in line
+        ), logs[-4000:]
         # The workers shared the campaign's cap instead of sending at it each (that would be
         # three times the cap). The margin covers arrival jitter at the sandbox on a busy
         # machine; benchmarks/scaleout.py measures how close to the cap they stay.

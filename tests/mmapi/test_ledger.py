@@ -160,7 +160,9 @@ def test_chunk_leases_expire_and_are_taken_over(ledger: Ledger):
     assert ledger.claim_chunk("c1", "worker-c", lease_seconds=60) is None
     time.sleep(0.3)
     # worker-b died holding chunk 1: after its lease, someone else takes it.
-    assert ledger.claim_chunk("c1", "worker-c", lease_seconds=60) == ClaimedChunk(1)
+    assert ledger.claim_chunk("c1", "worker-c", lease_seconds=60) == ClaimedChunk(
+        1, taken_from="worker-b"
+    )
     ledger.finish_chunk("c1", 0, done=True)
     ledger.finish_chunk("c1", 2, done=False)
     assert ledger.claim_chunk("c1", "worker-a", lease_seconds=60) == ClaimedChunk(2)
@@ -191,7 +193,7 @@ def test_taking_over_a_chunk_puts_its_orphaned_in_flight_messages_in_doubt(ledge
     ledger.mark_in_flight(["c1-00000", "c1-00001"])
     time.sleep(0.3)
     assert ledger.claim_chunk("c1", "host-222-takes-over", lease_seconds=600) == ClaimedChunk(
-        0, in_doubt=2
+        0, in_doubt=2, taken_from="host-111-dies"
     )
     assert ledger.counts("c1") == {"planned": 8, "unknown": 2}
     assert ledger.planned_keys("c1", 0) == [f"c1-{i:05d}" for i in range(2, 10)]
@@ -210,7 +212,9 @@ def test_heartbeats_keep_a_live_workers_chunks_and_a_silent_ones_come_free(ledge
         )
 
     assert ledger.chunks_left("c1") == (2, 1)
-    assert ledger.claim_chunk("c1", "worker-new", lease_seconds=60) == ClaimedChunk(1)
+    assert ledger.claim_chunk("c1", "worker-new", lease_seconds=60) == ClaimedChunk(
+        1, taken_from="worker-dies"
+    )
     assert ledger.claim_chunk("c1", "worker-new", lease_seconds=60) is None
 
 
