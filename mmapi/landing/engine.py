@@ -1,15 +1,16 @@
 """One landing batch in DuckDB: read, check, deduplicate and write the events of some files.
 
-The fast path hands all files of the batch to two `read_json` passes inside one step: the
-status pass (`sql/landing/status_rows.sql`) is fetched as Arrow, the bulk of the batch, and
-the other pass (`other_rows.sql`: clicks, preferences, account updates, structure problems)
-fills a small table. It holds when every line fits the schema and breaks no rule, which is the
+The fast path hands all files of the batch to one `read_json` (`sql/landing/status_rows.sql`),
+fetched as Arrow: a row per status, the bulk of the batch, and a marker row per change that
+holds anything else (clicks, preferences, account updates, or a structure problem), carrying
+that change as JSON; `other_rows.sql` reads those into a small table. The files are parsed
+once. The fast path holds when every line fits the schema and breaks no rule, which is the
 normal case. Otherwise the files at fault take the careful path, one file at a time:
 
 1. its lines are framed with their byte offsets; lines that are not UTF-8, not JSON, not an
    object, or that hold an array where the schema has an object (or the reverse) are refused
    with the JSON path at fault (`line_checks.sql`);
-2. the rest are rewritten with their offset as first key and read by the same two passes; if
+2. the rest are rewritten with their offset as first key and read by the same query; if
    DuckDB still refuses the set (a duplicate key, a line over its size limit, ...), it is
    halved until each refused line stands alone and is refused with DuckDB's own message;
 3. lines with a rule problem are now known by offset and quarantined whole.
@@ -39,7 +40,7 @@ import pyarrow.compute as pc
 
 from .config import MAX_EVENT_SECONDS, MIN_EVENT_SECONDS, LandingConfig
 from .lines import frame_lines, splice_offset
-from .schema import OTHER_COLUMNS, STATUS_COLUMNS, STATUS_ROWS_SCHEMA
+from .schema import LINE_COLUMNS, OTHER_STRUCTURE, STATUS_ROWS_SCHEMA
 from .sources import RejectedLine, SourceFile, StagedFile
 from .sql import SqlLibrary
 from .writer import existing_files, sentinel_file, write_days, write_partitions
@@ -239,10 +240,10 @@ class LandingEngine:
     # Reading.
 
     def _read(self, paths: list[str]) -> None:
-        """Both read passes over `paths`, all or nothing.
+        """Read `paths` once (`status_rows.sql`; `other_rows.sql` on its markers), all or nothing.
 
-        The status rows are kept only once the other pass has succeeded too; a failed
-        statement leaves `other_rows` as it was.
+        The status rows are kept only once the other rows are in too; a failed statement
+        leaves `other_rows` as it was.
         """
         ids = {path: (index, file_id) for index, (file_id, path, _) in enumerate(self._files)}
         params = {**self._params, "paths": paths, "file_ids": [ids[path][1] for path in paths]}
@@ -252,9 +253,24 @@ class LandingEngine:
         try:
             status = self.con.sql(
                 self._sql["status_rows"],
-                params={**params, "source_indexes": indexes, "columns": STATUS_COLUMNS},
+                params={**params, "source_indexes": indexes, "columns": LINE_COLUMNS},
             ).to_arrow_table()
-            self.con.execute(self._sql["other_rows"], {**params, "columns": OTHER_COLUMNS})
+            # The marker rows: the changes with something besides statuses, as JSON.
+            others = status.select(["file_id", "line_offset", "other_json"])
+            others = others.filter(pc.is_valid(others.column("other_json")))
+            if others.num_rows:
+                self.con.register("other_changes", others)
+                try:
+                    self.con.execute(
+                        self._sql["other_rows"],
+                        {
+                            "min_seconds": MIN_EVENT_SECONDS,
+                            "max_seconds": MAX_EVENT_SECONDS,
+                            "structure": OTHER_STRUCTURE,
+                        },
+                    )
+                finally:
+                    self.con.unregister("other_changes")
         finally:
             self.con.execute("SET preserve_insertion_order = false")
         self._status_parts.append(status.cast(STATUS_ROWS_SCHEMA))

@@ -1,15 +1,16 @@
 """The explicit schemas of the landing: what DuckDB reads from each line, and what it writes.
 
-Reading: two `read_json` passes share the files of a batch. The status pass reads only what a
-`statuses[]` element needs; the other pass reads the envelope, user actions (clicks), user
-preferences and account updates. (One pass over a merged schema was measured as no faster:
-carrying the other kinds through the statuses' unnest costs what the second parse saves.)
+Reading: one `read_json` over the files of a batch, with the union of two schemas: what a
+`statuses[]` element needs (`STATUS_COLUMNS`, also the bare scan of `benchmarks/landing.py`),
+and the envelope, user actions (clicks), user preferences and account updates
+(`OTHER_COLUMNS`). The statuses are flattened by that read itself; the few lines with anything
+else come out of it again as JSON, one change at a time, which `OTHER_STRUCTURE` types for
+`other_rows.sql` (a second `read_json` of the files for them cost a sixth of the landing's CPU).
 Containers (objects, arrays) are typed, so a line with an array where an object belongs is
 refused by DuckDB itself; scalars are read as text
 (`VARCHAR`), so a number where a string is expected keeps its digits, and the rule checks in
 `sql/landing/*_rows.sql` decide what a valid timestamp, code or flag is. Every field listed
-here is used by those queries: a field read and never used would make the two passes disagree
-on what they refuse.
+here is used by those queries.
 
 Writing: one Arrow schema per output table under `DIR/events/<table>/dt=YYYY-MM-DD/`, with UTC
 timestamps as `timestamp[us, tz=UTC]`; `dt` is the partition (not a column in the files).
@@ -17,6 +18,7 @@ timestamps as `timestamp[us, tz=UTC]`; `dt` is the partition (not a column in th
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pyarrow as pa
@@ -24,8 +26,10 @@ import pyarrow as pa
 __all__ = [
     "DISTINCT_COLUMNS",
     "KEY_COLUMNS",
+    "LINE_COLUMNS",
     "OFFSET_KEY",
     "OTHER_COLUMNS",
+    "OTHER_STRUCTURE",
     "OUTPUT_SCHEMAS",
     "STATUS_COLUMNS",
     "STATUS_ROWS_SCHEMA",
@@ -151,16 +155,54 @@ def container_paths() -> list[tuple[str, str]]:
     return sorted(found.items())
 
 
-# `columns` of the two read_json passes (bound as a parameter, never formatted into SQL).
+# A line as the landing reads it: the other kinds' schema, with the statuses beside them.
+_LINE: dict[str, Any] = {
+    **_OTHER_LINE,
+    "entry": [
+        {
+            **_OTHER_LINE["entry"][0],
+            "changes": [
+                {
+                    "field": _TEXT,
+                    "value": {
+                        **_OTHER_LINE["entry"][0]["changes"][0]["value"],
+                        "statuses": [_STATUS],
+                    },
+                }
+            ],
+        }
+    ],
+}
+
+# `columns` of read_json (bound as parameters, never formatted into SQL): the landing's read
+# (LINE_COLUMNS), and the two halves it joins (statuses, the rest).
+LINE_COLUMNS: dict[str, str] = {name: duckdb_type(node) for name, node in _LINE.items()}
 STATUS_COLUMNS: dict[str, str] = {name: duckdb_type(node) for name, node in _STATUS_LINE.items()}
 OTHER_COLUMNS: dict[str, str] = {name: duckdb_type(node) for name, node in _OTHER_LINE.items()}
+# `json_transform`'s structure for a marker of status_rows.sql, read by other_rows.sql: a change
+# (without its statuses) and where it sits.
+OTHER_STRUCTURE = json.dumps(
+    {
+        "received_at_text": _TEXT,
+        "object": _TEXT,
+        "entry_count": "BIGINT",
+        "i": "BIGINT",
+        "entry_null": "BOOLEAN",
+        "waba_id": _TEXT,
+        "entry_time": _TEXT,
+        "change_count": "BIGINT",
+        "j": "BIGINT",
+        "c": _OTHER_LINE["entry"][0]["changes"][0],
+    }
+)
 
 _UTC = pa.timestamp("us", tz="UTC")
 _LINEAGE = [pa.field("received_at", _UTC), pa.field("source_file", pa.string())]
 
 # What `sql/landing/status_rows.sql` gives for a batch, fetched as Arrow: one row per
 # statuses[] element, typed, with where it came from (file, line offset on the careful path,
-# entry i, change j, status k) and the first rule it breaks (`problem`, NULL when it lands).
+# entry i, change j, status k) and the first rule it breaks (`problem`, NULL when it lands);
+# and a marker row (no status, `other_json` not NULL) for each change other_rows.sql must see.
 # The engine turns `source_index` into `source_file` and adds `row_id` (the read order).
 STATUS_ROWS_SCHEMA = pa.schema(
     [
@@ -191,6 +233,7 @@ STATUS_ROWS_SCHEMA = pa.schema(
         pa.field("conversation_origin_type", pa.string()),
         pa.field("conversation_expiration_ts", _UTC),
         pa.field("problem", pa.string()),
+        pa.field("other_json", pa.string()),
     ]
 )
 

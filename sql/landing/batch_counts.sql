@@ -1,7 +1,8 @@
--- batch_counts: what a batch's files held, before deduplication: status events, other rows by
--- table, lines with a problem, and changes of kinds not landed.
+-- batch_counts: what a batch's files held, before deduplication: status events (not the marker
+-- rows of status_rows), other rows by table, lines with a problem, and changes of kinds not
+-- landed.
 SELECT
-    (SELECT count(*) FROM status_rows) AS status_events,
+    (SELECT count(*) FROM status_rows WHERE other_json IS NULL) AS status_events,
     (SELECT count(*) FROM other_rows WHERE output_table = 'clicks') AS click_events,
     (SELECT count(*) FROM other_rows WHERE output_table = 'preferences') AS preference_events,
     (SELECT count(*) FROM other_rows WHERE output_table = 'account_updates')

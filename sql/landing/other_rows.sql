@@ -1,47 +1,35 @@
--- other_rows (filled): clicks, preferences, account updates and structure problems of the files
--- $paths, read with the explicit schema $columns and flattened with unnest. Empty or missing
--- containers unnest to one NULL row, so that a line, entry or change with nothing in it is
--- still seen and checked. Changes that hold statuses only and break no line, entry or change
--- rule (nearly all of them) are dropped before their items are listed: they add no row here.
--- Run with preserve_insertion_order, rows are inserted in the order of $paths, then of lines,
--- entries, changes and items, so the table's rowid is that order (the deduplication keeps the
--- first copy by it). $file_ids[n] is the number of the file $paths[n] (a lookup rather than a
--- join: a join would not keep the order).
+-- other_rows (filled): clicks, preferences, account updates and structure problems, from the
+-- changes in other_changes (file_id, line_offset, other_json), an Arrow table the caller
+-- registers: the marker rows of status_rows.sql, whose other_json is a change read by that query
+-- with where it sits (its line's receive time and object, its entry's index, id and time, the
+-- counts of entries and changes, its own index; an index is NULL for a line or entry without
+-- entries or changes, which has one marker with a NULL change). $structure types it. Changes
+-- that hold statuses only and break no line, entry or change rule (nearly all of them) have no
+-- marker: they add no row here.
+-- Run with preserve_insertion_order, rows are inserted in the order of other_changes (files,
+-- then lines, entries and changes), then of items, so the table's rowid is that order (the
+-- deduplication keeps the first copy by it).
 INSERT INTO other_rows
-WITH lines AS (
-    SELECT
-        $file_ids[list_position($paths, l.filename)] AS file_id,
-        l._mmflow_offset AS line_offset,
-        l._mmflow.received_at AS received_at_text,
-        try_cast(l._mmflow.received_at AS TIMESTAMPTZ) AS received_at,
-        l.object,
-        l.entry
-    FROM read_json(
-        $paths,
-        format = 'newline_delimited',
-        columns = $columns,
-        filename = true,
-        maximum_object_size = $max_line_bytes
-    ) AS l
-),
-entries AS (
-    SELECT
-        file_id, line_offset, received_at_text, received_at, object,
-        len(entry) AS entry_count,
-        unnest(CASE WHEN len(entry) > 0 THEN entry ELSE [NULL] END) AS e,
-        unnest(CASE WHEN len(entry) > 0 THEN range(len(entry)) ELSE [NULL] END) AS i
-    FROM lines
+WITH marked AS (
+    SELECT file_id, line_offset, json_transform(other_json, $structure) AS m
+    FROM other_changes
 ),
 changes AS (
     SELECT
-        file_id, line_offset, received_at_text, received_at, object, entry_count, i,
-        e IS NULL AS entry_null,
-        e.id AS waba_id,
-        e.time AS entry_time,
-        len(e.changes) AS change_count,
-        unnest(CASE WHEN len(e.changes) > 0 THEN e.changes ELSE [NULL] END) AS c,
-        unnest(CASE WHEN len(e.changes) > 0 THEN range(len(e.changes)) ELSE [NULL] END) AS j
-    FROM entries
+        file_id,
+        line_offset,
+        m.received_at_text,
+        try_cast(m.received_at_text AS TIMESTAMPTZ) AS received_at,
+        m.object,
+        m.entry_count,
+        m.i,
+        m.entry_null,
+        m.waba_id,
+        m.entry_time,
+        m.change_count,
+        m.c,
+        m.j
+    FROM marked
 ),
 structured AS (
     SELECT

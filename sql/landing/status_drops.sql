@@ -1,5 +1,5 @@
--- status_drops: the rows of status_rows (by row_id) not to land: rows that break a rule or sit on
--- a quarantined line, later copies of a (wamid, status) seen more than once in the batch (the
+-- status_drops: the rows of status_rows (by row_id) not to land: marker rows (other_json, no
+-- status), rows that break a rule or sit on a quarantined line, later copies of a (wamid, status) seen more than once in the batch (the
 -- first received is kept; among copies received at the same time or without a receive time, the
 -- first by source file name and place in it: row_id is the read order, which follows the lines
 -- of each file), and events already in the Parquet files $existing (the days the
@@ -11,7 +11,7 @@
 WITH repeated AS (
     SELECT hash(wamid, status) AS key_hash
     FROM status_rows
-    WHERE problem IS NULL
+    WHERE problem IS NULL AND other_json IS NULL
     GROUP BY key_hash
     HAVING count(*) > 1
 ),
@@ -21,11 +21,11 @@ candidates AS (
     SEMI JOIN repeated AS r ON r.key_hash = hash(s.wamid, s.status)
     ANTI JOIN line_problems AS p
         ON p.file_id = s.file_id AND p.line_offset = s.line_offset
-    WHERE s.problem IS NULL
+    WHERE s.problem IS NULL AND s.other_json IS NULL
 )
 SELECT row_id
 FROM status_rows
-WHERE problem IS NOT NULL
+WHERE problem IS NOT NULL OR other_json IS NOT NULL
 UNION ALL
 SELECT s.row_id
 FROM status_rows AS s
