@@ -27,6 +27,7 @@ from .models import CloudMessageRequest, MarketingMessageRequest, SendResponse, 
 from .settings import (
     API_KEY_HEADER,
     CLOUD_MESSAGES_PATH,
+    DEFAULT_ARRIVAL_JITTER_SECONDS,
     DEFAULT_BASE_URL,
     DEFAULT_BURST_FRACTION,
     DEFAULT_MAX_IN_FLIGHT,
@@ -38,7 +39,7 @@ from .settings import (
 )
 from .templates import TemplateInfo, validate_marketing_ttl
 from .throttle import Throttle
-from .transport import AiohttpTransport
+from .transport import DEPART_EXTENSION, AiohttpTransport
 
 __all__ = ["ClientConfig", "Endpoint", "MMClient"]
 
@@ -61,6 +62,8 @@ class ClientConfig(BaseModel):
         max_in_flight: The most send requests awaiting an answer at once.
         timeout_seconds: Read timeout of one request; past it the outcome is unknown.
         burst_fraction: The token bucket's burst as a share of the rate.
+        arrival_jitter_seconds: Bunching on the way to the API that pacing leaves room for:
+            at most `messages_per_second` leave in any 1 s + this (see `Throttle`).
 
     Example:
         >>> config = ClientConfig(api_key="k", base_url="http://127.0.0.1:8000")
@@ -85,6 +88,12 @@ class ClientConfig(BaseModel):
     )
     burst_fraction: float = Field(
         default=DEFAULT_BURST_FRACTION, ge=0, le=0.1, description="Token bucket burst share."
+    )
+    arrival_jitter_seconds: float = Field(
+        default=DEFAULT_ARRIVAL_JITTER_SECONDS,
+        ge=0,
+        le=1,
+        description="Bunching on the way to the API that pacing leaves room for.",
     )
 
     @field_validator("api_key")
@@ -135,6 +144,7 @@ class MMClient:
             rate=config.messages_per_second,
             max_in_flight=config.max_in_flight,
             burst_fraction=config.burst_fraction,
+            arrival_jitter=config.arrival_jitter_seconds,
         )
         timeout = httpx.Timeout(config.timeout_seconds, connect=10.0, pool=None)
         headers = {
@@ -201,16 +211,23 @@ class MMClient:
         async with self.throttle.slot():
             if before_send is not None and not await before_send():
                 return None
-            await self.throttle.depart()
-            response = await self._exchange(request)
+            response = await self._exchange_departing(request)
         return self._send_answer(response, path)
 
     async def _send(self, path: str, body: bytes) -> SendResponse:
         request = self._send_request(path, body)
         async with self.throttle.slot():
-            await self.throttle.depart()
-            response = await self._exchange(request)
+            response = await self._exchange_departing(request)
         return self._send_answer(response, path)
+
+    async def _exchange_departing(self, request: httpx.Request) -> httpx.Response:
+        """`_exchange`, once the throttle lets the request depart (see `Throttle.depart`)."""
+        if getattr(self._transport, "awaits_departure", False):
+            # As close to the write as the transport gets: after the connection is ready.
+            request.extensions[DEPART_EXTENSION] = self.throttle.depart
+        else:
+            await self.throttle.depart()
+        return await self._exchange(request)
 
     def _send_request(self, path: str, body: bytes) -> httpx.Request:
         # Sends skip httpx.AsyncClient's per-request work (URL merging, cookies, auth, hooks):

@@ -8,6 +8,7 @@ __all__ = [
     "CLOUD_MESSAGES_PATH",
     "D360_RATE_LIMIT_TEXT",
     "D360_SIGNATURE_HEADER",
+    "DEFAULT_ARRIVAL_JITTER_SECONDS",
     "DEFAULT_BASE_URL",
     "DEFAULT_BURST_FRACTION",
     "DEFAULT_MAX_IN_FLIGHT",
@@ -46,6 +47,10 @@ DEFAULT_MESSAGES_PER_SECOND = 80.0
 MAX_MESSAGES_PER_SECOND = 1000.0
 # Token-bucket burst as a share of the rate: any one-second window then stays within 105% of it.
 DEFAULT_BURST_FRACTION = 0.05
+# The cap is counted where requests arrive, and the way there (network, the server's own
+# scheduling) bunches them: at most the cap leaves in any 1 s + this, so bunching by up to
+# this much still keeps any second within the cap, at 1 / (1 + this) of it on average.
+DEFAULT_ARRIVAL_JITTER_SECONDS = 0.05
 DEFAULT_MAX_IN_FLIGHT = 200
 DEFAULT_TIMEOUT_SECONDS = 30.0
 # Retries allowed as a share of first attempts, so a storm of errors cannot multiply traffic.

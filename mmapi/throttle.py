@@ -40,10 +40,20 @@ class Throttle:
     back additively up to the configured ceiling (AIMD), so a storm of 130429 slows the sender
     down instead of multiplying retries.
 
-    Pacing hands out turns; what the API counts is when requests leave, which can be later (a
-    ledger claim committed in batches, an event loop that lagged) and then in a bunch. So a
-    request also passes `depart()` just before it is written: at most `ceiling` requests leave
-    in any one-second window, whatever happened between the turn and the write.
+    Pacing hands out turns; what the API counts is when requests arrive, which can be later
+    (a ledger claim committed in batches, an event loop that lagged) and then in a bunch. So a
+    request also passes `depart()` as late as the transport allows before it is written: at
+    most `ceiling` requests leave in any window of 1 s + `arrival_jitter`, so requests bunched
+    by up to `arrival_jitter` on their way still arrive at most `ceiling` in any second. The
+    pacing runs at `ceiling / (1 + arrival_jitter)`, the rate that window allows.
+
+    Args:
+        rate: The configured messages per second (`ceiling`).
+        max_in_flight: The most requests awaiting an answer at once.
+        burst_fraction: The token bucket's burst as a share of the rate.
+        arrival_jitter: Seconds of bunching on the way to the API to leave room for (0: pace
+            at the ceiling exactly, as seen at departure).
+        clock: Monotonic seconds (tests pass a fake one).
 
     Attributes:
         ceiling: The configured messages per second.
@@ -63,18 +73,22 @@ class Throttle:
         rate: float = DEFAULT_MESSAGES_PER_SECOND,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         burst_fraction: float = DEFAULT_BURST_FRACTION,
+        arrival_jitter: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         if not 0 < rate < math.inf:  # also rejects NaN
             raise ValueError(f"rate must be positive and finite (got {rate})")
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1 (got {max_in_flight})")
+        if not 0 <= arrival_jitter <= 1:
+            raise ValueError(f"arrival_jitter must be 0-1 s (got {arrival_jitter})")
+        self._window = 1.0 + arrival_jitter
         self.ceiling = float(rate)
         self.max_in_flight = max_in_flight
         self._burst_fraction = burst_fraction
         self._burst = max(1.0, rate * burst_fraction)
         self._clock = clock
-        self._rate = float(rate)
+        self._rate = self.ceiling / self._window
         self._rate_updated = clock()
         self._last_decrease = float("-inf")
         self._next_slot = clock()
@@ -87,13 +101,14 @@ class Throttle:
 
     @property
     def rate(self) -> float:
-        """The current (possibly lowered) rate, after additive recovery."""
+        """The current pacing rate (lowered after rate-limit answers), after additive recovery."""
         now = self._clock()
-        if self._rate < self.ceiling:
-            grown = self._rate + self.ceiling * INCREASE_SHARE_PER_SECOND * (
+        paced_ceiling = self.ceiling / self._window
+        if self._rate < paced_ceiling:
+            grown = self._rate + paced_ceiling * INCREASE_SHARE_PER_SECOND * (
                 now - self._rate_updated
             )
-            self._rate = min(self.ceiling, grown)
+            self._rate = min(paced_ceiling, grown)
         self._rate_updated = now
         return self._rate
 
@@ -104,7 +119,7 @@ class Throttle:
         """
         if not 0 < rate < math.inf:
             raise ValueError(f"rate must be positive and finite (got {rate})")
-        self._rate = min(self.rate, rate)
+        self._rate = min(self.rate, rate / self._window)
         self.ceiling = float(rate)
         self._burst = max(1.0, rate * self._burst_fraction)
 
@@ -126,25 +141,27 @@ class Throttle:
         return start - now
 
     async def depart(self) -> None:
-        """Wait until a request may leave: at most `ceiling` leave in any one-second window.
+        """Wait until a request may leave: at most `ceiling` leave in any 1 s + `arrival_jitter`.
 
-        Call it right before writing the request (inside `slot()`). A ceiling lowered by
-        `set_ceiling` applies at once to the second just past, so a worker that gives up part of
-        its share never sends into the share it gave up.
+        Call it right before writing the request (inside `slot()`; `MMClient` has its transport
+        call it once the connection is ready). A ceiling lowered by `set_ceiling` applies at
+        once to the window just past, so a worker that gives up part of its share never sends
+        into the share it gave up.
         """
         # One departure waits at a time (FIFO through the lock), so a full window wakes one
         # request when a place frees instead of every request that is waiting.
         async with self._departure_gate:
             limit = max(1, math.floor(self.ceiling + 1e-9))
             departures = self._departures
+            window = self._window
             while True:
                 now = self._clock()
-                while departures and departures[0] <= now - 1.0:
+                while departures and departures[0] <= now - window:
                     departures.popleft()
                 if len(departures) < limit:
                     departures.append(now)
                     return
-                await asyncio.sleep(departures[0] + 1.0 - now)
+                await asyncio.sleep(departures[0] + window - now)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

@@ -14,10 +14,17 @@ unknown).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
+
 import aiohttp
 import httpx
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["DEPART_EXTENSION", "AiohttpTransport"]
+
+# A request extension: a coroutine function the transport awaits once the request has a
+# connection, right before its bytes are written (see `AiohttpTransport`).
+DEPART_EXTENSION = "mmapi.depart"
 
 # Shorter than common server keep-alive timeouts (uvicorn: 5 s), so the pool rarely reuses a
 # connection the server is closing; such a reuse would turn into a needless "unknown" outcome.
@@ -27,6 +34,14 @@ KEEPALIVE_SECONDS = 4.0
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """Send httpx requests through one `aiohttp.ClientSession`.
 
+    A request carrying the `DEPART_EXTENSION` waits for it once aiohttp has a connection for
+    it, just before the headers and body are written: a throttle that counts departures there
+    counts what the API will count, not requests that still wait for the event loop to get to
+    them (at 1,000/s, a 50 ms pause of the loop bunched 50 of them).
+
+    Attributes:
+        awaits_departure: True: this transport awaits `DEPART_EXTENSION` itself.
+
     Args:
         max_connections: Size of the connection pool (at least the in-flight limit).
         keepalive_seconds: How long an idle connection is kept.
@@ -34,6 +49,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     Example:
         >>> client = httpx.AsyncClient(transport=AiohttpTransport(max_connections=200))
     """
+
+    awaits_departure = True
 
     def __init__(self, *, max_connections: int = 200, keepalive_seconds: float = KEEPALIVE_SECONDS):
         self._max_connections = max_connections
@@ -47,7 +64,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 keepalive_timeout=self._keepalive_seconds,
                 enable_cleanup_closed=True,
             )
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
+            trace = aiohttp.TraceConfig()
+            trace.on_request_headers_sent.append(_depart)
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=True, trace_configs=[trace]
+            )
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -67,6 +88,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=await request.aread() or None,
                 allow_redirects=False,
                 timeout=timeout,
+                trace_request_ctx=request.extensions.get(DEPART_EXTENSION),
             ) as response:
                 content = await response.read()
         except aiohttp.ClientConnectorError as exc:
@@ -96,3 +118,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _depart(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    # aiohttp awaits this hook after the connection is ready and right before it writes the
+    # request (the headers are buffered and go out with the body).
+    depart: Callable[[], Awaitable[None]] | None = context.trace_request_ctx
+    if depart is not None:
+        await depart()

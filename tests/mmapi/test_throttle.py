@@ -374,3 +374,23 @@ async def test_throttle_depart_lowered_ceiling_applies_to_the_second_just_past()
 
     # 60 left in the last second, over the new ceiling: the 61st waits for them to age out.
     assert loop.time() - started >= 0.9
+
+
+async def test_throttle_depart_leaves_room_for_arrival_jitter():
+    # 100 may leave in any 1.5 s: the 101st waits 1.5 s, so requests bunched by up to 0.5 s
+    # on their way still arrive at most 100 in any second.
+    throttle = Throttle(rate=100, max_in_flight=100, arrival_jitter=0.5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(100):
+        await throttle.depart()
+    assert loop.time() - started < 0.5
+    await throttle.depart()
+    assert loop.time() - started >= 1.5
+    assert throttle.rate == pytest.approx(100 / 1.5)  # pacing at what the window allows
+
+
+def test_throttle_rejects_an_arrival_jitter_outside_0_to_1_s():
+    for jitter in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="arrival_jitter"):
+            Throttle(rate=10, arrival_jitter=jitter)
