@@ -6,6 +6,10 @@ Measures, in one run:
 - the same sender on httpx's native connection pool (the baseline);
 - the 80/s default cap: the largest count the sandbox saw in any one-second window.
 
+The client runs with its default configuration, which paces at most the cap in any 1 s plus
+`arrival_jitter_seconds` (so below the cap on average). The sandbox runs ahead of the client
+(`SandboxServer.run_ahead`, when permitted): it stands in for servers with cores of their own.
+
 Prints one JSON line: {"mps", "ceiling_mps", "ratio", "baseline_mps", "cap80_max_1s_count", ...}.
 Run from the repo root: `.venv/bin/python benchmarks/send_client.py` (progress on stderr).
 """
@@ -86,7 +90,9 @@ async def _measure(
     """Send for `seconds` and count the messages accepted in that time."""
     config = ClientConfig(api_key=API_KEY, base_url=url, max_in_flight=MAX_IN_FLIGHT)
     # A throttle of its own: the uncapped run goes past the 1,000/s an account can have.
-    throttle = Throttle(rate=rate, max_in_flight=MAX_IN_FLIGHT)
+    throttle = Throttle(
+        rate=rate, max_in_flight=MAX_IN_FLIGHT, arrival_jitter=config.arrival_jitter_seconds
+    )
     states: Counter[str] = Counter()
     async with MMClient(config, transport=transport, throttle=throttle) as client:
         sender = BatchSender(client, on_outcome=lambda outcome: states.update([outcome.state]))
@@ -115,6 +121,7 @@ def main() -> None:
     log = sys.stderr
     config = SandboxConfig(api_key=API_KEY, latency_ms=LATENCY_MS, rate_limit_mps=RATE_CAP)
     with SandboxServer(config) as sandbox:
+        ahead = sandbox.run_ahead()
         print(f"sandbox at {sandbox.url}; aiohttp client for {SECONDS:.0f} s", file=log)
         fast = asyncio.run(
             _measure(sandbox.url, rate=RATE_CAP, seconds=SECONDS, transport=None, offset=0)
@@ -147,6 +154,7 @@ def main() -> None:
         print(f"  {uncapped}", file=log)
     capped = SandboxConfig(api_key=API_KEY, latency_ms=LATENCY_MS, rate_limit_mps=DEFAULT_CAP)
     with SandboxServer(capped) as sandbox:
+        sandbox.run_ahead()
         print(f"80/s cap for {DEFAULT_CAP_SECONDS:.0f} s", file=log)
         slow = asyncio.run(
             _measure(
@@ -171,6 +179,8 @@ def main() -> None:
                     float(fast["mps"]) / max(float(baseline["mps"]), 0.1), 1
                 ),
                 "max_1s_count": fast_stats["max_1s_count"],
+                "arrival_jitter_seconds": ClientConfig(api_key=API_KEY).arrival_jitter_seconds,
+                "sandbox_ahead": ahead,
                 "uncapped_mps": uncapped["mps"],
                 "uncapped_ceiling_mps": min(UNCAPPED_RATE, MAX_IN_FLIGHT / (LATENCY_MS / 1000)),
                 "rate_limited": fast["rate_limited"],

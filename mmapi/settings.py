@@ -50,7 +50,7 @@ DEFAULT_BURST_FRACTION = 0.05
 # The cap is counted where requests arrive, and the way there (network, the server's own
 # scheduling) bunches them: at most the cap leaves in any 1 s + this, so bunching by up to
 # this much still keeps any second within the cap, at 1 / (1 + this) of it on average.
-DEFAULT_ARRIVAL_JITTER_SECONDS = 0.05
+DEFAULT_ARRIVAL_JITTER_SECONDS = 0.03
 DEFAULT_MAX_IN_FLIGHT = 200
 DEFAULT_TIMEOUT_SECONDS = 30.0
 # Retries allowed as a share of first attempts, so a storm of errors cannot multiply traffic.
