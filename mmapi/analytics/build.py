@@ -2,8 +2,9 @@
 
 The SQL files in `sql/` run in the order of `TABLES`, each a `CREATE OR REPLACE TABLE` (or VIEW,
 for `VIEWS`) over the input views (see `mmapi.analytics.inputs`) and the tables before it, with
-its values bound as parameters. The database is written to a temporary file beside the target
-and renamed into place, so an analyst holding the old file open keeps reading the old one
+its values bound as parameters (a few columns of `message_status` are stored with a compression
+chosen here, see `_COLUMN_COMPRESSION`). The database is written to a temporary file beside the
+target and renamed into place, so an analyst holding the old file open keeps reading the old one
 undisturbed; each table is also exported as `tables/<name>.parquet`, written and renamed the
 same way. The exports run on a second connection in a worker thread: the per-message
 `message_status`, most of the export's work, as soon as it is made, so that it overlaps with the
@@ -88,6 +89,13 @@ _EXPORTED_EARLY = "message_status"
 # `rate_card` is loaded from the CSV by Python; it is kept so every cost can be traced to a rate.
 EXPORTED_TABLES = (*(name for name in TABLES if name not in VIEWS), "rate_card")
 _INPUT_VIEWS = ("sends", "statuses", "clicks", "preferences")
+# Columns stored with a compression of our choosing instead of DuckDB's. Every value of these
+# is different: DuckDB picks DICT_FSST for them, whose dictionary finds nothing to share, while
+# ZSTD writes them in about 1 CPU second less over 2M messages (about a tenth of the whole
+# build at 10M events) and the file stays the same size (measured, DuckDB 2.0).
+_COLUMN_COMPRESSION = {
+    "message_status": {"message_key": "zstd", "wamid": "zstd", "recipient": "zstd"},
+}
 _MARKER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _COMMENT = re.compile(r"--[^\n]*")
 
@@ -203,6 +211,30 @@ def _as_of(con: duckdb.DuckDBPyConnection, settings: ReportSettings) -> datetime
     return found.astimezone(UTC) if found is not None else datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def _create_compressed(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    sql: str,
+    parameters: dict[str, Any],
+    compression: dict[str, str],
+) -> None:
+    """Run a `CREATE OR REPLACE TABLE <name> AS <query>` file with some columns' compression
+    chosen: DuckDB cannot name it in CREATE TABLE AS, so the table is declared with the
+    query's own column types first, then filled from the query.
+    """
+    head = re.search(rf"^CREATE OR REPLACE TABLE {name} AS\s*$", sql, re.M)
+    if head is None:
+        raise ValueError(f"{name}.sql is not a CREATE OR REPLACE TABLE {name} AS <query>")
+    query = sql[head.end() :]
+    declared = []
+    for column, kind, *_ in con.execute(f"DESCRIBE {query}", parameters).fetchall():
+        using = f" USING COMPRESSION {compression[column]}" if column in compression else ""
+        declared.append(f'"{column}" {kind}{using}')
+    columns = ", ".join(declared)
+    con.execute(f"CREATE OR REPLACE TABLE {name} ({columns})")
+    con.execute(f"INSERT INTO {name} {query}", parameters).fetchall()
+
+
 def _export_table(con: duckdb.DuckDBPyConnection, name: str, folder: Path) -> Path:
     """Write one table to `folder/<name>.parquet` (temporary file, then rename)."""
     target = folder / f"{name}.parquet"
@@ -275,7 +307,10 @@ def create_tables(
     steps.done("inputs")
     for name in tables:
         sql = load_sql(name)
-        con.execute(sql, _parameters(sql, values)).fetchall()
+        if name in _COLUMN_COMPRESSION:
+            _create_compressed(con, name, sql, _parameters(sql, values), _COLUMN_COMPRESSION[name])
+        else:
+            con.execute(sql, _parameters(sql, values)).fetchall()
         steps.done(name)
         if on_table is not None:
             on_table(name)
