@@ -15,8 +15,9 @@ for a core.
 
 Prints one JSON line per worker count: `workers`, `mps` (sandbox-accepted messages over the
 seconds requests arrived in), `max_1s_count` (the busiest sliding second at the sandbox),
-`max_calendar_second_count` (the busiest second of the clock), `cap`, `rejected_130429`, `shares` (the messages each flow run accepted, its summary's
-`accepted_this_run` read from the run's logs; the run that started the others first),
+`max_calendar_second_count` (the busiest second of the clock), `cap`, `rejected_130429`,
+`shares` (the messages each flow run accepted, its summary's `accepted_this_run` read from
+the run's logs; the run that started the others first),
 `run_start_seconds` (when each run started, after the first: until the others start, the
 first sends alone at the whole cap),
 `share_spread` (max |share - mean| / mean; 0 is an even split, the goal is <= 0.10),
