@@ -10,9 +10,9 @@ from mmapi import ClientConfig, MarketingMessageRequest, MMClient, Throttle
 from mmapi.transport import DEPART_EXTENSION, AiohttpTransport
 
 _BODY = b'{"messaging_product":"whatsapp","contacts":[],"messages":[{"id":"wamid.X"}]}'
-_ANSWER = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-    b"Content-Length: %d\r\n\r\n%s" % (len(_BODY), _BODY)
+_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+    len(_BODY),
+    _BODY,
 )
 
 
