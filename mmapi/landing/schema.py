@@ -5,7 +5,8 @@ Reading: one `read_json` over the files of a batch, with the union of two schema
 and the envelope, user actions (clicks), user preferences and account updates
 (`OTHER_COLUMNS`). The statuses are flattened by that read itself; the few lines with anything
 else come out of it again as JSON, one change at a time, which `OTHER_STRUCTURE` types for
-`other_rows.sql` (a second `read_json` of the files for them cost a sixth of the landing's CPU).
+`other_rows.sql` (a second `read_json` of the files cost a sixth of the landing's CPU; the
+wider schema and the markers take back about two thirds of that).
 Containers (objects, arrays) are typed, so a line with an array where an object belongs is
 refused by DuckDB itself; scalars are read as text
 (`VARCHAR`), so a number where a string is expected keeps its digits, and the rule checks in
