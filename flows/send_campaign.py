@@ -14,11 +14,13 @@ messages are skipped, unknown ones are reconciled first, nothing is sent twice.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -176,9 +178,10 @@ async def send_campaign(
 
             settle_unknown()
             send_started = time.monotonic()
-            results = await _send_chunks(
-                spec, ledger, client, plan_path, chunk_size, lease_seconds, settle_unknown
-            )
+            with _collector_off_what_exists():
+                results = await _send_chunks(
+                    spec, ledger, client, plan_path, chunk_size, lease_seconds, settle_unknown
+                )
             send_seconds = time.monotonic() - send_started
             export_sends(spec, ledger, out)
             folder.publish(SENDS_FILE)
@@ -199,6 +202,21 @@ async def send_campaign(
         )
     logger.info("campaign %s done: %s", spec.campaign_id, summary)
     return summary
+
+
+@contextmanager
+def _collector_off_what_exists() -> Iterator[None]:
+    """Keep the garbage collector's full passes off the objects that exist before sending.
+
+    A flow process holds a few hundred thousand long-lived objects (Prefect, the libraries, the
+    plan): each full collection walked them all and paused the sender for 100-440 ms about
+    every 10 s at 1,000 messages/s. Frozen for the send, they are collectable again after it.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 async def _send_chunks(

@@ -14,6 +14,7 @@ import gc
 import json
 import os
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +38,16 @@ class _AbortableProtocol(HttpToolsProtocol):
         transport = self.transport
         if cycle is None:
             return
+        # Weak: the scope belongs to the cycle, and a strong reference back made every request
+        # a reference cycle, left for the garbage collector's full passes; freeing thousands of
+        # them at once paused the sandbox for 20-240 ms, bunching the arrivals it counts.
+        cycle_ref = weakref.ref(cycle)
 
         def abort() -> None:
             # Marked first, so uvicorn neither answers 500 nor writes to the dead socket.
-            cycle.disconnected = True
+            live_cycle = cycle_ref()
+            if live_cycle is not None:
+                live_cycle.disconnected = True
             transport.abort()
 
         cycle.scope.setdefault("extensions", {})[ABORT_EXTENSION] = abort
