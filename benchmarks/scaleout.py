@@ -24,10 +24,11 @@ first sends alone at the whole cap),
 `sent_twice` and `never_sent` (sandbox ground truth against the plan), `seconds_sending`,
 `wall_seconds`, and the baseline of the same run: the 1-worker `mps` (`ratio_to_one_worker`).
 
-Run from the repo root: `.venv/bin/python benchmarks/scaleout.py [--messages N]`
-(default 200,000). Needs Postgres on 127.0.0.1:5432 (trust auth as `postgres`): the ledger
-and the Prefect server each get a database of their own, created and dropped here. Progress
-goes to stderr; on a failure the scratch folder with every worker's output is kept and named.
+Run from the repo root: `.venv/bin/python benchmarks/scaleout.py [--messages N]
+[--arrival-jitter SECONDS]` (default 200,000 messages, the spec's default jitter). Needs
+Postgres on 127.0.0.1:5432 (trust auth as `postgres`): the ledger and the Prefect server each
+get a database of their own, created and dropped here. Progress goes to stderr; on a failure
+the scratch folder with every worker's output is kept and named.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from benchmarks.send_campaign import clean_segment, write_send_spec  # noqa: E402
 from mmapi.sandbox import SandboxConfig, SandboxServer  # noqa: E402
+from mmapi.settings import DEFAULT_ARRIVAL_JITTER_SECONDS  # noqa: E402
 from mmflow.prefect_server import LocalPrefectServer  # noqa: E402
 from tests.deployments.helpers import (  # noqa: E402
     PREFECT_DATABASE_URL,
@@ -220,9 +222,12 @@ def _run(
     server: LocalPrefectServer,
     env: dict[str, str],
     messages: int,
+    arrival_jitter: float,
 ) -> dict[str, Any]:
     campaign_id = f"scaleout-{workers}-{uuid.uuid4().hex[:6]}"
-    spec = write_send_spec(folder / f"{campaign_id}.yaml", campaign_id, segment, CAP, MAX_IN_FLIGHT)
+    spec = write_send_spec(
+        folder / f"{campaign_id}.yaml", campaign_id, segment, CAP, MAX_IN_FLIGHT, arrival_jitter
+    )
     out = folder / "campaigns"
     names = [f"{campaign_id}-worker-{n}" for n in range(workers)]
     logs = f"{folder}/{campaign_id}-worker-*.log"
@@ -276,6 +281,7 @@ def _run(
         "max_calendar_second_count": max(stats["per_second"].values()),
         "cap": CAP,
         "sandbox_ahead": ahead,
+        "arrival_jitter_seconds": arrival_jitter,
         "rejected_130429": stats["rejected"].get("130429", 0),
         "chunk_size": CHUNK_SIZE,
         "shares": shares,
@@ -292,6 +298,12 @@ def _run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=MESSAGES)
+    parser.add_argument(
+        "--arrival-jitter",
+        type=float,
+        default=DEFAULT_ARRIVAL_JITTER_SECONDS,
+        help="the spec's arrival_jitter_seconds (default: the spec's default)",
+    )
     args = parser.parse_args()
     database = f"scaleout_{uuid.uuid4().hex[:10]}"
     admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -318,7 +330,16 @@ def main() -> None:
             results = []
             for workers in WORKER_COUNTS:
                 started = time.monotonic()
-                result = _run(workers, folder, segment, ledger_url, server, env, args.messages)
+                result = _run(
+                    workers,
+                    folder,
+                    segment,
+                    ledger_url,
+                    server,
+                    env,
+                    args.messages,
+                    args.arrival_jitter,
+                )
                 result["wall_seconds"] = round(time.monotonic() - started, 1)
                 results.append(result)
             baseline = results[0]["mps"]

@@ -192,9 +192,17 @@ def clean_segment(path: Path, rows: int) -> Path:
 
 
 def write_send_spec(
-    path: Path, campaign_id: str, segment: Path, messages_per_second: float, max_in_flight: int
+    path: Path,
+    campaign_id: str,
+    segment: Path,
+    messages_per_second: float,
+    max_in_flight: int,
+    arrival_jitter_seconds: float | None = None,
 ) -> Path:
-    """A spec sending the sandbox's `spring_sale` template to a `clean_segment`, 90% MM."""
+    """A spec sending the sandbox's `spring_sale` template to a `clean_segment`, 90% MM.
+
+    `arrival_jitter_seconds` None leaves the spec's default.
+    """
     spec = {
         "campaign_id": campaign_id,
         "segment": {"path": str(segment)},
@@ -211,6 +219,8 @@ def write_send_spec(
         "messages_per_second": messages_per_second,
         "max_in_flight": max_in_flight,
     }
+    if arrival_jitter_seconds is not None:
+        spec["arrival_jitter_seconds"] = arrival_jitter_seconds
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     return path
 

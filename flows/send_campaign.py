@@ -70,7 +70,13 @@ CAMPAIGN_RECORD = "campaign.json"
 SENDS_FILE = "sends.parquet"
 # Spec fields a resumed campaign may change: how fast it sends, not what it sends.
 RESUMABLE_CHANGES = frozenset(
-    {"messages_per_second", "max_in_flight", "dry_run", "allow_template_changes"}
+    {
+        "messages_per_second",
+        "max_in_flight",
+        "arrival_jitter_seconds",
+        "dry_run",
+        "allow_template_changes",
+    }
 )
 
 
@@ -138,6 +144,7 @@ async def send_campaign(
         base_url=base_url or os.environ.get(BASE_URL_ENV, DEFAULT_BASE_URL),
         messages_per_second=spec.messages_per_second,
         max_in_flight=spec.max_in_flight,
+        arrival_jitter_seconds=spec.arrival_jitter_seconds,
     )
     async with MMClient(config) as client:
         template, ttl = await check_template(spec, client, ad_sync_wait_seconds)

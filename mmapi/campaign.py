@@ -47,6 +47,7 @@ from .errors import SpecError
 from .input_files import read_text
 from .models import PolicyField, ProductPolicy
 from .settings import (
+    DEFAULT_ARRIVAL_JITTER_SECONDS,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MESSAGES_PER_SECOND,
     MAX_MESSAGES_PER_SECOND,
@@ -217,6 +218,8 @@ class CampaignSpec(BaseModel):
         allow_template_changes: May the flow change the template's TTL to `ttl_seconds`.
         messages_per_second: The account's throughput cap.
         max_in_flight: Most requests awaiting an answer.
+        arrival_jitter_seconds: Bunching on the way to the API that pacing leaves room for
+            (see `ClientConfig`); larger keeps the busiest second further below the cap.
         suppression: Who is excluded.
         dry_run: Everything except the HTTP calls.
     """
@@ -238,6 +241,7 @@ class CampaignSpec(BaseModel):
         DEFAULT_MESSAGES_PER_SECOND
     )
     max_in_flight: Annotated[int, Field(ge=1, le=2000)] = DEFAULT_MAX_IN_FLIGHT
+    arrival_jitter_seconds: Annotated[float, Field(ge=0, le=1)] = DEFAULT_ARRIVAL_JITTER_SECONDS
     suppression: SuppressionSpec = Field(default_factory=SuppressionSpec)
     dry_run: bool = False
 

@@ -46,6 +46,7 @@ def test_campaign_spec_utf8_byte_order_mark_is_read(tmp_path):
     [
         (GOOD + "messages_per_second: fast\n", "messages_per_second: Input should be a valid"),
         (GOOD + "max_in_flight: [1, 2]\n", "max_in_flight: Input should be a valid integer"),
+        (GOOD + "arrival_jitter_seconds: 2\n", "arrival_jitter_seconds: Input should be less"),
         (GOOD + "arms: 0.9\n", "arms: Input should be a valid dictionary"),
         (GOOD + "dry_run: sometimes\n", "dry_run: Input should be a valid boolean"),
         (GOOD.replace("language: en", "language: 7"), "template.language: Input should be"),
@@ -57,6 +58,7 @@ def test_campaign_spec_utf8_byte_order_mark_is_read(tmp_path):
     ids=[
         "text-for-number",
         "list-for-integer",
+        "jitter-over-1-s",
         "number-for-mapping",
         "bad-boolean",
         "number-for-text",
