@@ -15,10 +15,9 @@ demo: $(STAMP)
 	$(BIN)/mmflow demo
 
 # pytest runs three workers: most tests wait on servers and child processes, so three share
-# the 2 cores well (measured: 232 s against 238-318 s with two); tests sharing one costly
-# fixture stay in one worker (tests/conftest.py). On 2026-11-27 the suite took 397-421 s here,
-# over its 5-minute budget: the machine ran the landing twice as slowly as when 232 s was
-# measured, and the object-storage and three-worker tests were added.
+# the 2 cores well; tests sharing one costly fixture stay in one worker (tests/conftest.py).
+# Measured here on 2026-11-27: 257 s, against 337-395 s while that grouping was silently
+# off (pytest 9 with pytest-xdist 3.8, see pyproject.toml), which ran the demo twice at once.
 test: $(STAMP) audit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -49,6 +49,8 @@ def postgres_url() -> Iterator[str]:
 EXPENSIVE_SHARED_FIXTURES = ("demo_run", "prefect_server")
 
 
+# Before pytest-xdist's own hook, which turns the marker into the group it schedules by.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         for name in EXPENSIVE_SHARED_FIXTURES:
