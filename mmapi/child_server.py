@@ -54,6 +54,9 @@ class ChildServer:
     main_module: ClassVar[str]
     health_path: ClassVar[str]
     stop_timeout: ClassVar[float] = 10.0
+    # A session of its own puts the child in a scheduling group of its own (Linux autogroup),
+    # so its priority can be raised apart from the processes of the parent's session.
+    own_session: ClassVar[bool] = False
 
     def __init__(
         self, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 20.0
@@ -84,7 +87,12 @@ class ChildServer:
         package_root = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=self.own_session,
         )
         if self._process.stdin is not None:
             self._process.stdin.write(self.config_json())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
 import httpx
@@ -111,3 +113,18 @@ async def test_server_drop_seen_by_aiohttp_as_disconnect() -> None:
         async with httpx.AsyncClient() as client:
             stats = (await client.get(f"{server.url}/sandbox/stats")).json()
         assert stats["accepted"] == 1
+
+
+def test_run_ahead_raises_the_sandbox_and_its_scheduling_group() -> None:
+    with SandboxServer(SandboxConfig()) as sandbox:
+        assert sandbox.pid is not None
+        # A session of its own: Linux schedules it as a group apart from this process's.
+        assert os.getsid(sandbox.pid) == sandbox.pid != os.getsid(0)
+        if not sandbox.run_ahead(niceness=-5):
+            assert os.geteuid() != 0, "run_ahead failed as root"
+            return
+        assert os.getpriority(os.PRIO_PROCESS, sandbox.pid) == -5
+        autogroup = Path(f"/proc/{sandbox.pid}/autogroup")
+        if autogroup.exists():
+            assert autogroup.read_text().split()[1:] == ["nice", "-5"]  # "/autogroup-N nice -5"
+        assert httpx.get(f"{sandbox.url}/sandbox/health").status_code == 200
