@@ -15,7 +15,6 @@ unknown).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from types import SimpleNamespace
 
 import aiohttp
 import httpx
@@ -35,9 +34,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     """Send httpx requests through one `aiohttp.ClientSession`.
 
     A request carrying the `DEPART_EXTENSION` waits for it once aiohttp has a connection for
-    it, just before the headers and body are written: a throttle that counts departures there
-    counts what the API will count, not requests that still wait for the event loop to get to
-    them (at 1,000/s, a 50 ms pause of the loop bunched 50 of them).
+    it, in the same step of the event loop as the write of its headers and body: a throttle
+    that counts departures there counts what the API will count, not requests that still wait
+    for the event loop to get to them (at 1,000/s, a 50 ms pause of the loop bunched 50 of
+    them).
 
     Attributes:
         awaits_departure: True: this transport awaits `DEPART_EXTENSION` itself.
@@ -64,11 +64,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 keepalive_timeout=self._keepalive_seconds,
                 enable_cleanup_closed=True,
             )
-            trace = aiohttp.TraceConfig()
-            trace.on_request_headers_sent.append(_depart)
-            self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, trace_configs=[trace]
-            )
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -80,15 +76,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             sock_read=timeouts.get("read"),
         )
         session = self._get_session()
+        body: bytes | aiohttp.BytesPayload | None = await request.aread() or None
+        depart: Callable[[], Awaitable[None]] | None = request.extensions.get(DEPART_EXTENSION)
+        if depart is not None:
+            if body is None:
+                await depart()
+            else:
+                body = _DepartingBody(body, depart)
         try:
             async with session.request(
                 request.method,
                 str(request.url),
                 headers=list(request.headers.multi_items()),
-                data=await request.aread() or None,
+                data=body,
                 allow_redirects=False,
                 timeout=timeout,
-                trace_request_ctx=request.extensions.get(DEPART_EXTENSION),
             ) as response:
                 content = await response.read()
         except aiohttp.ClientConnectorError as exc:
@@ -120,13 +122,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = None
 
 
-async def _depart(
-    session: aiohttp.ClientSession,
-    context: SimpleNamespace,
-    params: aiohttp.TraceRequestHeadersSentParams,
-) -> None:
-    # aiohttp awaits this hook after the connection is ready and right before it writes the
-    # request (the headers are buffered and go out with the body).
-    depart: Callable[[], Awaitable[None]] | None = context.trace_request_ctx
-    if depart is not None:
-        await depart()
+class _DepartingBody(aiohttp.BytesPayload):
+    """A request body that waits for its departure right before it is written.
+
+    aiohttp writes a body once the connection is ready, with the headers it held back (one
+    write), in a task of its own: waiting there rather than in a hook before that task leaves
+    no turn of the event loop between the departure and the bytes leaving.
+    """
+
+    def __init__(self, value: bytes, depart: Callable[[], Awaitable[None]]):
+        super().__init__(value)
+        self._depart = depart
+
+    async def write_with_length(
+        self, writer: aiohttp.abc.AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        await self._depart()
+        await super().write_with_length(writer, content_length)
