@@ -21,7 +21,7 @@ from .settings import (
     DEFAULT_RETRY_BUDGET_RATIO,
 )
 
-__all__ = ["RetryBudget", "Throttle", "backoff_delay"]
+__all__ = ["Departure", "RetryBudget", "Throttle", "backoff_delay"]
 
 # After a rate-limit answer the rate is multiplied by this, at most once per cooldown...
 DECREASE_FACTOR = 0.7
@@ -29,6 +29,29 @@ DECREASE_COOLDOWN_SECONDS = 1.0
 # ...and grows back by this share of the ceiling per second without one.
 INCREASE_SHARE_PER_SECOND = 0.05
 MIN_RATE = 1.0
+
+
+class Departure:
+    """A request's place in the throttle's window of departures.
+
+    Attributes:
+        at: When it left, on the throttle's clock: when it was let go, then, once the
+            transport reports it, when its bytes were written.
+    """
+
+    __slots__ = ("_clock", "at")
+
+    def __init__(self, at: float, clock: Callable[[], float]):
+        self.at = at
+        self._clock = clock
+
+    def written(self) -> None:
+        """The request's bytes have been written: count it from now.
+
+        A process can be descheduled between being let go and writing; counted from the
+        write, a late request delays those after it instead of arriving bunched with them.
+        """
+        self.at = max(self.at, self._clock())
 
 
 class Throttle:
@@ -95,7 +118,7 @@ class Throttle:
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._pacer: asyncio.Task[None] | None = None
-        self._departures: deque[float] = deque()
+        self._departures: deque[Departure] = deque()
         self._departure_gate = asyncio.Lock()
         self.rate_limited_count = 0
 
@@ -140,11 +163,12 @@ class Throttle:
         self._next_slot = max(self._next_slot, start) + interval
         return start - now
 
-    async def depart(self) -> None:
+    async def depart(self) -> Departure:
         """Wait until a request may leave: at most `ceiling` leave in any 1 s + `arrival_jitter`.
 
         Call it right before writing the request (inside `slot()`; `MMClient` has its transport
-        call it once the connection is ready). A ceiling lowered by `set_ceiling` applies at
+        call it once the connection is ready), and `written()` on what it returns once the
+        bytes are out, if the transport can tell. A ceiling lowered by `set_ceiling` applies at
         once to the window just past, so a worker that gives up part of its share never sends
         into the share it gave up.
         """
@@ -156,12 +180,15 @@ class Throttle:
             window = self._window
             while True:
                 now = self._clock()
-                while departures and departures[0] <= now - window:
+                # A departure moved later by `written()` may sit behind earlier ones: it then
+                # leaves the window late, which only errs on the safe side.
+                while departures and departures[0].at <= now - window:
                     departures.popleft()
                 if len(departures) < limit:
-                    departures.append(now)
-                    return
-                await asyncio.sleep(departures[0] + window - now)
+                    departure = Departure(now, self._clock)
+                    departures.append(departure)
+                    return departure
+                await asyncio.sleep(departures[0].at + window - now)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

@@ -19,10 +19,13 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import httpx
 
+from .throttle import Departure
+
 __all__ = ["DEPART_EXTENSION", "AiohttpTransport"]
 
-# A request extension: a coroutine function the transport awaits once the request has a
-# connection, right before its bytes are written (see `AiohttpTransport`).
+# A request extension: a coroutine function (`Throttle.depart`) the transport awaits once the
+# request has a connection, right before its bytes are written; it reports the write to the
+# `Departure` it returns (see `AiohttpTransport`).
 DEPART_EXTENSION = "mmapi.depart"
 
 # Shorter than common server keep-alive timeouts (uvicorn: 5 s), so the pool rarely reuses a
@@ -77,7 +80,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         session = self._get_session()
         body: bytes | aiohttp.BytesPayload | None = await request.aread() or None
-        depart: Callable[[], Awaitable[None]] | None = request.extensions.get(DEPART_EXTENSION)
+        depart: Callable[[], Awaitable[Departure]] | None = request.extensions.get(DEPART_EXTENSION)
         if depart is not None:
             if body is None:
                 await depart()
@@ -130,12 +133,13 @@ class _DepartingBody(aiohttp.BytesPayload):
     no turn of the event loop between the departure and the bytes leaving.
     """
 
-    def __init__(self, value: bytes, depart: Callable[[], Awaitable[None]]):
+    def __init__(self, value: bytes, depart: Callable[[], Awaitable[Departure]]):
         super().__init__(value)
         self._depart = depart
 
     async def write_with_length(
         self, writer: aiohttp.abc.AbstractStreamWriter, content_length: int | None
     ) -> None:
-        await self._depart()
+        departure = await self._depart()
         await super().write_with_length(writer, content_length)
+        departure.written()  # a small body goes out in the write call itself

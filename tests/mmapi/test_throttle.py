@@ -390,6 +390,19 @@ async def test_throttle_depart_leaves_room_for_arrival_jitter():
     assert throttle.rate == pytest.approx(100 / 1.5)  # pacing at what the window allows
 
 
+async def test_throttle_counts_a_departure_from_when_it_was_written():
+    # Let go at once, but written 0.4 s later (its process was descheduled in between): the
+    # next request waits for a second from the write, not from the letting go.
+    throttle = Throttle(rate=1, max_in_flight=1)
+    loop = asyncio.get_running_loop()
+    first = await throttle.depart()
+    await asyncio.sleep(0.4)
+    first.written()
+    written_at = loop.time()
+    await throttle.depart()
+    assert loop.time() - written_at >= 0.95
+
+
 def test_throttle_rejects_an_arrival_jitter_outside_0_to_1_s():
     for jitter in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="arrival_jitter"):

@@ -7,6 +7,7 @@ import asyncio
 import httpx
 
 from mmapi import ClientConfig, MarketingMessageRequest, MMClient, Throttle
+from mmapi.throttle import Departure
 from mmapi.transport import DEPART_EXTENSION, AiohttpTransport
 
 _BODY = b'{"messaging_product":"whatsapp","contacts":[],"messages":[{"id":"wamid.X"}]}'
@@ -53,10 +54,12 @@ async def test_the_transport_awaits_departure_once_connected_and_before_writing(
     tcp, url = await _serve(server)
     loop = asyncio.get_running_loop()
     departed: list[float] = []
+    departure = Departure(0.0, loop.time)
 
-    async def depart() -> None:
+    async def depart() -> Departure:
         await asyncio.sleep(0.3)
         departed.append(loop.time())
+        return departure
 
     transport = AiohttpTransport(max_connections=1)
     try:
@@ -68,6 +71,7 @@ async def test_the_transport_awaits_departure_once_connected_and_before_writing(
         tcp.close()
     assert response.status_code == 200
     assert server.connected[0] < departed[0] <= server.arrived[0]
+    assert departed[0] <= departure.at  # the write was reported to the departure
 
 
 async def test_client_sends_at_most_the_ceiling_in_any_window_of_1_s_plus_jitter():
