@@ -16,9 +16,9 @@ demo: $(STAMP)
 
 # pytest runs three workers: most tests wait on servers and child processes, so three share
 # the 2 cores well; tests sharing one costly fixture stay in one worker (tests/conftest.py).
-# Measured here on 2026-11-27: 257 s at 19:20 and 303-304 s in fresh-clone CI in the slower
-# evening, against 337-395 s while that grouping was silently off (pytest 9.2 with
-# pytest-xdist 3.8, see pyproject.toml), which ran the demo twice at once.
+# Measured here on 2026-11-27: 257 s at 19:20, 290-304 s in fresh-clone CI in the slower
+# evening and 166.5 s at 22:03, against 337-395 s while that grouping was silently off
+# (pytest 9.2 with pytest-xdist 3.8, see pyproject.toml), which ran the demo twice at once.
 test: $(STAMP) audit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
