@@ -112,7 +112,8 @@ class RateShare:
         live = await self._heartbeat()
         workers = max(1, len(live))
         if workers != self.workers:
-            share = self.cap / workers * (1.0 - SHARED_HEADROOM if workers > 1 else 1.0)
+            headroom = SHARED_HEADROOM if workers > 1 else 0.0
+            share = self.cap / workers * (1.0 - headroom)
             self.log.info(
                 "%s workers send campaign %s: %.1f messages/s each",
                 workers,
