@@ -48,7 +48,8 @@ def build_report(
         events: The landing folder (holding `events/<kind>/dt=.../*.parquet`), or its URL.
         out: Output folder for analytics.duckdb, tables/ and report.html, or an `s3://` URL
             (built in a local working folder, each file then uploaded as one object).
-        rate_card: Rate card CSV; the bundled example (example rates) when None.
+        rate_card: Rate card CSV, a path or `s3://`; the bundled example (example rates) when
+            None.
         as_of: ISO time the report is as of (TTL expiry, overdue webhooks); the latest time in
             the inputs when None.
         no_webhook_after_hours: Accepted messages without a webhook this long are listed.

@@ -187,7 +187,7 @@ class SuppressionSpec(BaseModel):
         events_dir: Landed events folder: latest `stop` preferences and earlier 131050
             failures suppress the recipient.
         list_path: A CSV or Parquet file of numbers to suppress (column `recipient` or the
-            only column).
+            only column), a local path or an object store URL (`s3://...`).
         list_query: A query on the segment's connection returning numbers to suppress.
         user_limit_hours: Also suppress recipients that hit 131049 in the last N hours.
     """

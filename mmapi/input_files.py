@@ -40,7 +40,9 @@ def _size_text(size: int) -> str:
     return f"{size / (1 << 20):,.1f} MiB" if size >= 1 << 20 else f"{size:,} bytes"
 
 
-def check_file(path: Path, *, what: str, max_bytes: int, error: type[Exception]) -> int:
+def check_file(
+    path: Path, *, what: str, max_bytes: int, error: type[Exception], name: str | None = None
+) -> int:
     """Check that `path` is a non-empty regular file of at most `max_bytes`.
 
     Args:
@@ -48,6 +50,7 @@ def check_file(path: Path, *, what: str, max_bytes: int, error: type[Exception])
         what: What the file is, for the message ("rate card").
         max_bytes: The size cap.
         error: The exception class to raise.
+        name: How messages name the file (default: its path), e.g. the URL it was copied from.
 
     Returns:
         The file's size in bytes.
@@ -55,22 +58,23 @@ def check_file(path: Path, *, what: str, max_bytes: int, error: type[Exception])
     Raises:
         error: not found, not a file, empty, or over the cap.
     """
+    shown = name or path
     if not path.exists():
-        raise error(f"{path}: {what} not found")
+        raise error(f"{shown}: {what} not found")
     if not path.is_file():
-        raise error(f"{path}: {what} is not a file")
+        raise error(f"{shown}: {what} is not a file")
     size = path.stat().st_size
     if size == 0:
-        raise error(f"{path}: {what} is empty")
+        raise error(f"{shown}: {what} is empty")
     if size > max_bytes:
         raise error(
-            f"{path}: {what} is {_size_text(size)}, over the {_size_text(max_bytes)} limit; "
+            f"{shown}: {what} is {_size_text(size)}, over the {_size_text(max_bytes)} limit; "
             "is it the right file?"
         )
     return size
 
 
-def _not_utf8(path: Path, what: str, head: bytes, error: type[Exception]) -> Exception | None:
+def _not_utf8(path: Path | str, what: str, head: bytes, error: type[Exception]) -> Exception | None:
     """The error for a file starting with `head` that is UTF-16/32 or binary, else None."""
     if head.startswith(_UTF16_32_BOMS):
         return error(f"{path}: {what} is UTF-16 or UTF-32 text: save it as UTF-8")
@@ -83,7 +87,7 @@ def _not_utf8(path: Path, what: str, head: bytes, error: type[Exception]) -> Exc
 
 
 def _decode_error(
-    path: Path, what: str, exc: UnicodeDecodeError, offset: int, lines_before: int
+    path: Path | str, what: str, exc: UnicodeDecodeError, offset: int, lines_before: int
 ) -> str:
     bad = exc.object[exc.start]
     return (
@@ -92,7 +96,9 @@ def _decode_error(
     )
 
 
-def read_text(path: Path, *, what: str, max_bytes: int, error: type[Exception]) -> str:
+def read_text(
+    path: Path, *, what: str, max_bytes: int, error: type[Exception], name: str | None = None
+) -> str:
     """Read a small UTF-8 text file (a spec, a rate card) after the checks above.
 
     Args:
@@ -100,6 +106,7 @@ def read_text(path: Path, *, what: str, max_bytes: int, error: type[Exception]) 
         what: What the file is, for messages.
         max_bytes: The size cap.
         error: The exception class to raise.
+        name: How messages name the file (default: its path), e.g. the URL it was copied from.
 
     Returns:
         The text, without a UTF-8 byte order mark.
@@ -108,24 +115,27 @@ def read_text(path: Path, *, what: str, max_bytes: int, error: type[Exception]) 
         error: any check failed; the message names the file (and the line of a bad byte).
     """
     path = Path(path)
-    check_file(path, what=what, max_bytes=max_bytes, error=error)
+    shown = name or path
+    check_file(path, what=what, max_bytes=max_bytes, error=error, name=name)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise error(f"{path}: cannot read the {what} ({exc.strerror})") from None
-    problem = _not_utf8(path, what, data[:_CHUNK_BYTES], error)
+        raise error(f"{shown}: cannot read the {what} ({exc.strerror})") from None
+    problem = _not_utf8(shown, what, data[:_CHUNK_BYTES], error)
     if problem is None and b"\x00" in data:
-        problem = _not_utf8(path, what, b"\x00", error)
+        problem = _not_utf8(shown, what, b"\x00", error)
     if problem is not None:
         raise problem
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         lines = data.count(b"\n", 0, exc.start)
-        raise error(_decode_error(path, what, exc, 0, lines)) from None
+        raise error(_decode_error(shown, what, exc, 0, lines)) from None
 
 
-def check_text_encoding(path: Path, *, what: str, max_bytes: int, error: type[Exception]) -> None:
+def check_text_encoding(
+    path: Path, *, what: str, max_bytes: int, error: type[Exception], name: str | None = None
+) -> None:
     """Check a possibly large text file (`.gz` decompressed) is UTF-8, reading it in chunks.
 
     Memory stays at one chunk whatever the size; a gzip file is also held to `max_bytes`
@@ -136,35 +146,37 @@ def check_text_encoding(path: Path, *, what: str, max_bytes: int, error: type[Ex
         what: What the file is, for messages.
         max_bytes: The size cap (of the file, and of its decompressed text).
         error: The exception class to raise.
+        name: How messages name the file (default: its path), e.g. the URL it was copied from.
 
     Raises:
         error: any check failed; the message names the file (and the line of a bad byte).
     """
     path = Path(path)
-    check_file(path, what=what, max_bytes=max_bytes, error=error)
+    shown = name or path
+    check_file(path, what=what, max_bytes=max_bytes, error=error, name=name)
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = lines = 0
     try:
         opener = gzip.open if path.name.lower().endswith(".gz") else open
         with opener(path, "rb") as handle:
             while chunk := handle.read(_CHUNK_BYTES):
-                problem = _not_utf8(path, what, chunk, error)
+                problem = _not_utf8(shown, what, chunk, error)
                 if problem is not None:
                     raise problem
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
                     before = lines + chunk.count(b"\n", 0, exc.start)
-                    message = _decode_error(path, what, exc, offset, before)
+                    message = _decode_error(shown, what, exc, offset, before)
                     raise error(message) from None
                 offset += len(chunk)
                 lines += chunk.count(b"\n")
                 if offset > max_bytes:
                     raise error(
-                        f"{path}: {what} unpacks to over {_size_text(max_bytes)}, the limit"
+                        f"{shown}: {what} unpacks to over {_size_text(max_bytes)}, the limit"
                     )
             decoder.decode(b"", final=True)
     except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
-        raise error(f"{path}: cannot read the {what} ({exc})") from None
+        raise error(f"{shown}: cannot read the {what} ({exc})") from None
     except UnicodeDecodeError:
-        raise error(f"{path}: {what} ends inside a UTF-8 character: save it as UTF-8") from None
+        raise error(f"{shown}: {what} ends inside a UTF-8 character: save it as UTF-8") from None

@@ -42,7 +42,8 @@ __all__ = [
     "is_file",
     "is_url",
     "join",
-    "read_copy_folder",
+    "read_copy_path",
+    "readable_file",
     "register_on",
     "upload",
     "use_credentials",
@@ -192,10 +193,28 @@ def working_folder(url: str | Path) -> Path:
     return work_dir() / parts.scheme / parts.netloc / parts.path.strip("/")
 
 
-def read_copy_folder(url: str | Path) -> Path:
-    """The local folder holding a copy of inputs read from `url` (never written back)."""
+def read_copy_path(url: str | Path) -> Path:
+    """The local folder or file holding a copy of inputs read from `url` (never written back)."""
     parts = urlsplit(str(url))
     return work_dir() / "read" / parts.scheme / parts.netloc / parts.path.strip("/")
+
+
+def readable_file(url: str | Path, *, what: str) -> Path:
+    """A local file to read the input at `url` from: itself, or a fresh copy of the object.
+
+    Args:
+        url: A local path or an object store URL.
+        what: What the file is, for the message ("rate card").
+
+    Raises:
+        FileNotFoundError: there is no object at `url` (the message names it).
+    """
+    if not is_url(url):
+        return Path(url)
+    local = read_copy_path(url)
+    if not download(str(url), local):
+        raise FileNotFoundError(f"{url}: {what} not found")
+    return local
 
 
 def upload(local: Path, url: str) -> None:

@@ -539,7 +539,8 @@ def report(
         str, typer.Option(help="Output (folder or s3://): analytics.duckdb, tables/, report.html.")
     ],
     rate_card: Annotated[
-        Path | None, typer.Option(help="Rate card CSV (default: bundled example rates).")
+        str | None,
+        typer.Option(help="Rate card CSV, or s3:// (default: bundled example rates)."),
     ] = None,
     as_of: Annotated[
         str | None, typer.Option(help="ISO time the report is as of (default: latest event).")
@@ -567,7 +568,8 @@ def report(
             find_sends_files(sends)
         if _checkable(events, aws_credentials_block):
             find_event_files(events)
-        load_rate_card(rate_card)
+        if rate_card is None or _checkable(rate_card, aws_credentials_block) is not None:
+            load_rate_card(rate_card)
         if as_of:
             datetime.fromisoformat(as_of)
     except (FileNotFoundError, ValueError) as exc:
@@ -580,7 +582,7 @@ def report(
             sends=sends,
             events=events,
             out=out,
-            rate_card=str(rate_card) if rate_card else None,
+            rate_card=rate_card,
             as_of=as_of,
             no_webhook_after_hours=no_webhook_after_hours,
             min_arm_size=min_arm_size,

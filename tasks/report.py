@@ -69,7 +69,7 @@ def build_analytics_database(
         sends: A sends Parquet file, a folder of them, or a glob.
         events: The landing folder.
         out: Output folder.
-        rate_card: Rate card CSV; the bundled example when None.
+        rate_card: Rate card CSV, a path or `s3://`; the bundled example when None.
         settings: `ReportSettings` fields (as_of, windows, min_arm_size, ...).
 
     Returns:

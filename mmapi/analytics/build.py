@@ -150,7 +150,7 @@ class AnalyticsBuild:
         row_counts: Rows per table.
         as_of: The time the report is as of.
         files: The input files read.
-        rate_card: The rate card CSV used.
+        rate_card: The rate card CSV used (a path or a URL).
         summary: The key tables, read before the file was renamed into place (so a reader
             holding the old file open in this process cannot be read by mistake).
         step_seconds: Wall seconds per step, in order: `inputs` (views, rate card, "as of"),
@@ -163,7 +163,7 @@ class AnalyticsBuild:
     row_counts: dict[str, int]
     as_of: datetime
     files: InputFiles
-    rate_card: Path
+    rate_card: str | Path
     summary: ReportSummary
     step_seconds: dict[str, float]
 
@@ -265,7 +265,7 @@ def create_tables(
         con: The connection; its TimeZone is set to UTC.
         sends: A sends Parquet file, a folder of them, or a glob.
         events: The landing folder.
-        rate_card: Rate card CSV; the bundled example when None.
+        rate_card: Rate card CSV (a path or `s3://`); the bundled example when None.
         settings: Time and significance settings; the defaults when None.
         tables: The SQL files to run, in order (a prefix of `TABLES` for part of the report).
         on_table: Called with each table's name once it is made (and committed).
@@ -281,7 +281,7 @@ def create_tables(
     """
     settings = settings or ReportSettings()
     steps = _Steps(step_seconds if step_seconds is not None else {})
-    card_path = Path(rate_card) if rate_card is not None else DEFAULT_RATE_CARD_PATH
+    card_path = rate_card if rate_card is not None else DEFAULT_RATE_CARD_PATH
     card = load_rate_card(card_path)
     # Naive timestamps are read, and hours and days counted, in UTC.
     con.execute("SET TimeZone = 'UTC'")
@@ -335,7 +335,7 @@ def build_analytics(
         out: Output folder (created if missing), or an object store URL: the files are then
             built in its local working folder (`mmapi.storage.working_folder`; the returned
             paths are there) and each is uploaded as one object.
-        rate_card: Rate card CSV; the bundled example when None.
+        rate_card: Rate card CSV (a path or `s3://`); the bundled example when None.
         settings: Time and significance settings; the defaults when None.
         on_summary: Called with the summary while the Parquet files are still being written
             (the report draws its charts meanwhile); its errors stop the build.
@@ -353,7 +353,7 @@ def build_analytics(
         2
     """
     settings = settings or ReportSettings()
-    card_path = Path(rate_card) if rate_card is not None else DEFAULT_RATE_CARD_PATH
+    card_path = rate_card if rate_card is not None else DEFAULT_RATE_CARD_PATH
     load_rate_card(card_path)  # a bad card fails before any file is written
     # An object store output is built in its local working folder, then uploaded.
     folder = storage.working_folder(out)

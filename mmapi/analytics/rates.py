@@ -35,6 +35,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from .. import storage
 from ..errors import RateCardError
 from ..input_files import read_text
 from ..settings import MAX_RATE_CARD_BYTES
@@ -180,7 +181,7 @@ def _arrow_table(rows: list[dict[str, object]]) -> pa.Table:
     return pa.Table.from_arrays(table.columns, schema=RATE_CARD_SCHEMA)
 
 
-def _check_header(source: Path, header: list[str]) -> None:
+def _check_header(source: Path | str, header: list[str]) -> None:
     """One line for a header that is missing columns or names one twice."""
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
@@ -194,7 +195,8 @@ def load_rate_card(path: str | Path | None = None) -> pa.Table:
     """Read and check a rate card CSV; the bundled example when `path` is None.
 
     Args:
-        path: The CSV (columns in the module docstring).
+        path: The CSV (columns in the module docstring), a local path or an object store URL
+            (`s3://...`, read from a fresh local copy; messages name the URL).
 
     Returns:
         The card as an Arrow table with `RATE_CARD_SCHEMA`, sorted by its keys.
@@ -211,10 +213,17 @@ def load_rate_card(path: str | Path | None = None) -> pa.Table:
         >>> card.num_rows > 0 and set(card.column("is_example").to_pylist()) == {True}
         True
     """
-    source = Path(path) if path is not None else DEFAULT_RATE_CARD_PATH
-    if not source.is_file():
+    source = path if path is not None else DEFAULT_RATE_CARD_PATH
+    local = storage.readable_file(source, what="rate card")
+    if not local.is_file():
         raise FileNotFoundError(f"{source}: rate card not found")
-    text = read_text(source, what="rate card", max_bytes=MAX_RATE_CARD_BYTES, error=RateCardError)
+    text = read_text(
+        local,
+        what="rate card",
+        max_bytes=MAX_RATE_CARD_BYTES,
+        error=RateCardError,
+        name=str(source),
+    )
     reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
         header = [name.strip() for name in reader.fieldnames or []]

@@ -71,22 +71,23 @@ _LIST_TYPES = (
 )
 
 
-def _list_column(path: Path, names: list[str]) -> str:
+def _list_column(name: str, names: list[str]) -> str:
     if "recipient" in names:
         return "recipient"
     if len(names) == 1:
         return names[0]
     raise SuppressionListError(
-        f"{path}: give a 'recipient' column or a single column (found {', '.join(names)})"
+        f"{name}: give a 'recipient' column or a single column (found {', '.join(names)})"
     )
 
 
-def _read_csv_list(path: Path, default_region: str | None) -> pa.Array:
+def _read_csv_list(path: Path, name: str, default_region: str | None) -> pa.Array:
     check_text_encoding(
         path,
         what="suppression list",
         max_bytes=MAX_SUPPRESSION_LIST_BYTES,
         error=SuppressionListError,
+        name=name,
     )
     try:
         with duckdb.connect() as connection:
@@ -95,8 +96,8 @@ def _read_csv_list(path: Path, default_region: str | None) -> pa.Array:
             ).to_arrow_table()
     except duckdb.Error as exc:
         first_line = str(exc).strip().splitlines()[0]
-        raise SuppressionListError(f"{path}: not a readable CSV list ({first_line})") from None
-    column = _list_column(path, table.column_names)
+        raise SuppressionListError(f"{name}: not a readable CSV list ({first_line})") from None
+    column = _list_column(name, table.column_names)
     values = table.column(column).combine_chunks()
     header_is_a_number = normalize_phones(pa.array([column]), default_region).recipient[0].is_valid
     if column != "recipient" and header_is_a_number:
@@ -105,41 +106,48 @@ def _read_csv_list(path: Path, default_region: str | None) -> pa.Array:
     return values
 
 
-def _read_parquet_list(path: Path) -> pa.Array:
+def _read_parquet_list(path: Path, name: str) -> pa.Array:
     check_file(
         path,
         what="suppression list",
         max_bytes=MAX_SUPPRESSION_LIST_BYTES,
         error=SuppressionListError,
+        name=name,
     )
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
         raise SuppressionListError(
-            f"{path}: not a Parquet file ({exc}); a list is .csv, .csv.gz or .parquet"
+            f"{name}: not a Parquet file ({exc}); a list is .csv, .csv.gz or .parquet"
         ) from None
-    column = _list_column(path, schema.names)
+    column = _list_column(name, schema.names)
     kind = schema.field(column).type
     if pa.types.is_dictionary(kind):
         kind = kind.value_type
     if not any(check(kind) for check in _LIST_TYPES):
         raise SuppressionListError(
-            f"{path}: column {column!r} is {kind}; phone numbers must be text or digits"
+            f"{name}: column {column!r} is {kind}; phone numbers must be text or digits"
         )
     try:
         values = pq.read_table(path, columns=[column]).column(column).combine_chunks()
     except (pa.ArrowException, OSError) as exc:
-        raise SuppressionListError(f"{path}: cannot read column {column!r} ({exc})") from None
+        raise SuppressionListError(f"{name}: cannot read column {column!r} ({exc})") from None
     return values.dictionary_decode() if pa.types.is_dictionary(values.type) else values
 
 
-def _list_values(path: Path, default_region: str | None) -> pa.Array:
-    """The raw entries of a list file, after the checks of `mmapi.input_files`."""
-    if not path.exists():
-        raise SuppressionListError(f"suppression list {path} not found")
+def _list_values(source: str | Path, default_region: str | None) -> pa.Array:
+    """The raw entries of a list file (a path or an object store URL), after the checks of
+    `mmapi.input_files`; messages name `source`."""
+    name = str(source)
+    try:
+        path = storage.readable_file(source, what="suppression list")
+    except FileNotFoundError:
+        path = None
+    if path is None or not path.exists():
+        raise SuppressionListError(f"suppression list {name} not found")
     if path.name.lower().endswith((".csv", ".csv.gz")):
-        return _read_csv_list(path, default_region)
-    return _read_parquet_list(path)
+        return _read_csv_list(path, name, default_region)
+    return _read_parquet_list(path, name)
 
 
 @dataclass(frozen=True)
@@ -179,7 +187,8 @@ class SuppressionList:
             spec: The campaign's suppression settings.
             default_region: Region for national numbers in suppression lists.
             events_dir: Landed events folder; overrides `spec.events_dir` when given.
-            list_paths: More list files, e.g. the extracted result of `spec.list_query`.
+            list_paths: More list files (paths or `s3://` URLs), e.g. the extracted result of
+                `spec.list_query`.
             now: The time the 131049 window ends (default: now, UTC).
 
         Raises:
@@ -210,15 +219,15 @@ class SuppressionList:
                 since = (now or datetime.now(UTC)) - timedelta(hours=spec.user_limit_hours)
                 params = {"files": statuses, "code": _USER_LIMIT, "since": since}
                 parts.append(("suppressed_131049", _query("audience/failed_recipients", params)))
-        paths = [Path(p) for p in ([spec.list_path] if spec.list_path else []) + (list_paths or [])]
-        for path in paths:
-            entries = _list_values(path, default_region)
+        sources = [*([spec.list_path] if spec.list_path else []), *(list_paths or [])]
+        for source in sources:
+            entries = _list_values(source, default_region)
             phones = normalize_phones(entries, default_region)
             bad = int(pc.sum(phones.recipient.is_null()).as_py() or 0)
             if entries.null_count < len(entries) and bad == len(entries):
                 # Emails or customer ids instead of numbers: suppression would be silently off.
                 raise SuppressionListError(
-                    f"{path}: none of its {len(entries):,} entries is a phone number "
+                    f"{source}: none of its {len(entries):,} entries is a phone number "
                     f"(first: {str(entries[0].as_py())[:40]!r})"
                 )
             unreadable += bad

@@ -110,6 +110,6 @@ def readable_events(events: str | Path) -> Path:
     """
     if not storage.is_url(events):
         return Path(events)
-    local = storage.read_copy_folder(events)
+    local = storage.read_copy_path(events)
     RemoteEvents(str(events), local).pull()
     return local

@@ -1,4 +1,4 @@
-"""The report from inputs on an object store to an output on it (moto's S3 on localhost)."""
+"""The report from inputs (rate card too) on an object store to an output on it (moto's S3)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from prefect_aws import AwsCredentials
 
 from flows.build_report import build_report
+from mmapi.analytics.rates import DEFAULT_RATE_CARD_PATH, load_rate_card
 from tests.mmapi.analytics.scenario import AS_OF, write_scenario
 from tests.secret_scan import format_hits
 from tests.storage.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
@@ -34,6 +35,7 @@ def test_build_report_from_s3_inputs_to_an_s3_output_with_a_credentials_block(
     fs = bucket.fs
     fs.put(str(inputs.sends), f"{bucket.name}/campaigns/spring/sends.parquet")
     fs.put(str(inputs.events / "events"), f"{bucket.name}/lake/events", recursive=True)
+    fs.put(str(DEFAULT_RATE_CARD_PATH), f"{bucket.name}/config/rates.csv")
     # The keys come from a prefect-aws AwsCredentials block only, not from the environment.
     AwsCredentials(
         aws_access_key_id=ACCESS_KEY_ID,
@@ -48,6 +50,7 @@ def test_build_report_from_s3_inputs_to_an_s3_output_with_a_credentials_block(
         sends=f"{bucket.url}/campaigns",
         events=f"{bucket.url}/lake",
         out=f"{bucket.url}/report",
+        rate_card=f"{bucket.url}/config/rates.csv",
         as_of=AS_OF.isoformat(),
         aws_credentials_block=BLOCK,
     )
@@ -71,6 +74,12 @@ def test_build_report_from_s3_inputs_to_an_s3_output_with_a_credentials_block(
     database.write_bytes(objects["report/analytics.duckdb"])
     with duckdb.connect(str(database), read_only=True) as con:
         assert con.sql("SELECT count(*) FROM funnel").fetchall() == [(2,)]
+        assert con.sql("SELECT rate_card FROM report_parameters").fetchall() == [
+            (f"{bucket.url}/config/rates.csv",)
+        ]
+        assert con.sql("SELECT count(*) FROM rate_card").fetchall() == [
+            (load_rate_card().num_rows,)
+        ]
     assert not any(key.rsplit("/", 1)[-1].startswith(".") for key in objects)
     captured = capfd.readouterr()
     texts = (caplog.text, captured.out, captured.err, repr(result))
