@@ -139,12 +139,13 @@ def _list_values(source: str | Path, default_region: str | None) -> pa.Array:
     """The raw entries of a list file (a path or an object store URL), after the checks of
     `mmapi.input_files`; messages name `source`."""
     name = str(source)
+    missing = SuppressionListError(f"suppression list {name} not found")
     try:
         path = storage.readable_file(source, what="suppression list")
-    except FileNotFoundError:
-        path = None
-    if path is None or not path.exists():
-        raise SuppressionListError(f"suppression list {name} not found")
+    except FileNotFoundError:  # no such object
+        raise missing from None
+    if not path.exists():
+        raise missing
     if path.name.lower().endswith((".csv", ".csv.gz")):
         return _read_csv_list(path, name, default_region)
     return _read_parquet_list(path, name)
