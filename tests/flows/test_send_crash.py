@@ -9,7 +9,6 @@ row `accepted` with the wamid the sandbox gave.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -27,8 +26,8 @@ import yaml
 
 from mmapi.landing import LandingConfig, land
 from mmapi.sandbox import SandboxConfig, SandboxServer
+from mmflow.chaos.flow_runner import FlowRunner
 from mmflow.warehouse import build_demo_warehouse, demo_campaign_spec
-from tests.flows.flow_runner import REPO, RUN_TIMEOUT, Zygote
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -37,19 +36,18 @@ ROWS = 1300
 CHUNK_SIZE = 100
 MESSAGES_PER_SECOND = 300
 MAX_COMPLETION_RUNS = 4
+RUN_TIMEOUT = 60.0
 
 
 @dataclass
 class Campaign:
-    """One campaign's files and the sandbox it sends to."""
+    """One campaign's files, the sandbox it sends to and the runner of its flow runs."""
 
     sandbox: SandboxServer
-    spec: Path
     out: Path
     raw: Path
     lake: Path
-    zygote: Zygote
-    runs: int = 0
+    runner: FlowRunner
 
     @property
     def folder(self) -> Path:
@@ -58,10 +56,6 @@ class Campaign:
     @property
     def ledger(self) -> Path:
         return self.folder / "ledger.sqlite"
-
-    @property
-    def events(self) -> Path:
-        return self.lake / "events"
 
 
 @pytest.fixture(scope="module")
@@ -84,15 +78,20 @@ def campaign(tmp_path: Path, warehouse: Path) -> Iterator[Campaign]:
             PREFECT_API_URL=str(prefect.settings.PREFECT_API_URL.value()),
             D360_API_KEY=server.api_key,
             D360_BASE_URL=server.url,
-            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
         )
-        zygote = Zygote(env)
+        out, lake = tmp_path / "campaigns", tmp_path / "lake"
+        flow_args = {
+            "spec_path": str(spec_path),
+            "out_dir": str(out),
+            "events_dir": str(lake / "events"),
+            "chunk_size": CHUNK_SIZE,
+            "unknown_grace_seconds": 0,
+        }
+        runner = FlowRunner(env, tmp_path / "runs", flow_args)
         try:
-            yield Campaign(
-                server, spec_path, tmp_path / "campaigns", raw, tmp_path / "lake", zygote
-            )
+            yield Campaign(server, out, raw, lake, runner)
         finally:
-            zygote.close()
+            runner.close()
 
 
 # -- what the test watches while a run goes ---------------------------------------------------
@@ -161,48 +160,31 @@ def kill_points() -> list[Callable[[Campaign], bool]]:
 # -- running the flow in a child ------------------------------------------------------------
 
 
-def _start(campaign: Campaign) -> int:
-    campaign.runs += 1
-    return campaign.zygote.start(
-        spec_path=str(campaign.spec),
-        out_dir=str(campaign.out),
-        events_dir=str(campaign.events),
-        chunk_size=CHUNK_SIZE,
-        unknown_grace_seconds=0,
-        log=str(campaign.out.parent / f"run-{campaign.runs}.log"),
-    )
-
-
-def _log(campaign: Campaign) -> str:
-    return (campaign.out.parent / f"run-{campaign.runs}.log").read_text(errors="replace")
-
-
 def _run_and_kill(campaign: Campaign, kill_when: Callable[[Campaign], bool]) -> bool:
     """Start a run, SIGKILL it when `kill_when` holds; True if it was killed while running."""
-    pid = _start(campaign)
+    runner = campaign.runner
+    runner.start()
     deadline = time.monotonic() + RUN_TIMEOUT
-    while (code := campaign.zygote.exit_code()) is None:
+    while (code := runner.exit_code()) is None:
         if kill_when(campaign):
-            os.kill(pid, signal.SIGKILL)
-            code = campaign.zygote.exit_code(timeout=10)
+            code = runner.kill()
             break
         if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            campaign.zygote.exit_code(timeout=10)
-            pytest.fail(f"run did not reach {kill_when.__name__}:\n{_log(campaign)[-4000:]}")
+            runner.kill()
+            pytest.fail(f"run did not reach {kill_when.__name__}:\n{runner.log_tail(4000)}")
         time.sleep(0.01)
-    assert code in (0, -signal.SIGKILL), f"run failed ({code}):\n{_log(campaign)[-4000:]}"
+    assert code in (0, -signal.SIGKILL), f"run failed ({code}):\n{runner.log_tail(4000)}"
     return code == -signal.SIGKILL
 
 
 def _run_to_end(campaign: Campaign) -> dict:
-    _start(campaign)
-    code = campaign.zygote.exit_code(timeout=RUN_TIMEOUT)
-    log = _log(campaign)
-    assert code == 0, f"run failed ({code}):\n{log[-4000:]}"
-    lines = [line for line in log.splitlines() if line.startswith("SUMMARY ")]
-    assert lines, f"no summary:\n{log[-4000:]}"
-    return json.loads(lines[-1].removeprefix("SUMMARY "))
+    runner = campaign.runner
+    runner.start()
+    code = runner.exit_code(timeout=RUN_TIMEOUT)
+    assert code == 0, f"run failed ({code}):\n{runner.log_tail(4000)}"
+    summary = runner.summary()
+    assert summary, f"no summary:\n{runner.log_tail(4000)}"
+    return summary
 
 
 def _between_runs(campaign: Campaign) -> None:

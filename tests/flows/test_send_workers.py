@@ -9,7 +9,6 @@ planned recipient sent exactly once, and together the workers kept to the campai
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -26,8 +25,8 @@ import yaml
 from mmapi.landing import LandingConfig, land
 from mmapi.ledger import Ledger
 from mmapi.sandbox import SandboxConfig, SandboxServer
+from mmflow.chaos.flow_runner import FlowRunner
 from mmflow.warehouse import build_demo_warehouse, demo_campaign_spec
-from tests.flows.flow_runner import REPO, RUN_TIMEOUT, Zygote
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -36,12 +35,7 @@ CHUNK_SIZE = 100
 MESSAGES_PER_SECOND = 150  # slow enough that all workers are up before the end
 LEASE_SECONDS = 10.0  # longer than the rest of the campaign takes the survivors
 CAMPAIGN = "demo-spring-sale"
-
-
-def _summary(log: Path) -> dict:
-    lines = [line for line in log.read_text().splitlines() if line.startswith("SUMMARY ")]
-    assert lines, f"no summary in {log}:\n{log.read_text()[-4000:]}"
-    return json.loads(lines[-1].removeprefix("SUMMARY "))
+RUN_TIMEOUT = 60.0
 
 
 def _ledger_states(postgres_url: str) -> dict[str, int]:
@@ -108,23 +102,19 @@ def test_three_workers_share_a_campaign_and_take_over_the_chunk_of_one_killed(
             PREFECT_API_URL=str(prefect.settings.PREFECT_API_URL.value()),
             D360_API_KEY=sandbox.api_key,
             D360_BASE_URL=sandbox.url,
-            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
         )
-        workers = [Zygote(env) for _ in range(3)]
+        args = {
+            "spec_path": str(spec_path),
+            "out_dir": str(out),
+            "ledger_url": postgres_url,
+            "chunk_size": CHUNK_SIZE,
+            "events_dir": str(lake / "events"),
+            "unknown_grace_seconds": 0,
+            "lease_seconds": LEASE_SECONDS,
+        }
+        workers = [FlowRunner(env, tmp_path / f"worker-{i}", args) for i in range(3)]
         try:
-            args = {
-                "spec_path": str(spec_path),
-                "out_dir": str(out),
-                "ledger_url": postgres_url,
-                "chunk_size": CHUNK_SIZE,
-                "events_dir": str(lake / "events"),
-                "unknown_grace_seconds": 0,
-                "lease_seconds": LEASE_SECONDS,
-            }
-            pids = [
-                w.start(**args, log=str(tmp_path / f"worker-{i}.log"))
-                for i, w in enumerate(workers)
-            ]
+            pids = [worker.start() for worker in workers]
             # SIGKILL a worker holding a chunk once every chunk left is held: the survivors run
             # out of chunks to claim and must wait for the dead one's lease to run out.
             victim = _victim_when_every_chunk_left_is_held(postgres_url, pids)
@@ -146,10 +136,11 @@ def test_three_workers_share_a_campaign_and_take_over_the_chunk_of_one_killed(
         # A survivor may finish while the other one re-plans the dead worker's unsent requests
         # (its summary then counts them as planned, held by that other worker); once both have
         # finished, the ledger has nothing left to send.
-        assert all(_summary(tmp_path / f"worker-{i}.log") for i in alive)
+        for i in alive:
+            assert workers[i].summary(), f"no summary:\n{workers[i].log_tail(4000)}"
         planned = pq.read_metadata(out / CAMPAIGN / "plan.parquet").num_rows
         assert _ledger_states(postgres_url) == {"accepted": planned}
-        logs = "".join((tmp_path / f"worker-{i}.log").read_text() for i in alive)
+        logs = "".join(workers[i].log_path.read_text() for i in alive)
         # A survivor waiting for the chunk takes it over once the lease runs out; one that
         # starts late on this host frees it at once (its pid is gone). Either names the dead one.
         assert f"-{victim}-" in "".join(
