@@ -5,13 +5,15 @@ as the live sandbox plays them). Measured in one run, on the same files:
 
 - the landing (`mmapi.landing.land`, in a child process, so its peak RSS is its own);
 - a bare DuckDB `read_json` scan of the same files with the statuses' explicit schema and
-  unnest, reading every status column (the floor any DuckDB landing stands on);
+  unnest, reading every status column (the floor any DuckDB landing stands on), and the same
+  scan as plain `read_json` calls it, with the schema detected from the files
+  (`duckdb_autodetect_scan_*`: what a scan costs a user who names no columns);
 - a naive landing: `json.loads` per line and a Python loop per event into the same tables
   (statuses with every field, clicks, preferences, account updates), then pandas,
   deduplication on the same keys and Parquet partitioned by day.
 
 Targets (issue 5): >= 500,000 events/s, peak RSS <= 2 GiB, >= 10x the naive loop and >= 0.5x
-the bare scan. The three run in turns (landing, scan, naive, landing, ...) so that all see
+the bare scan. They run in turns (landing, scans, naive, landing, ...) so that all see
 the same load on a shared machine, and the best of each is compared; their
 CPU seconds (user + system, all threads) are reported too, as a figure that moves less with
 the machine's load than wall time. Prints one JSON line: {"events", "events_per_s",
@@ -40,6 +42,18 @@ STATUS_EVENTS = 1_000_000
 SEED = 42
 LINES_PER_FILE = 50_000
 RUNS = 3
+
+_SCAN_SCHEMA = ", columns = $columns"
+_SCAN_SQL = """
+    SELECT count(*), max(s.id), max(s.status), max(s.timestamp), max(s.recipient_id),
+           max(s.pricing.category), max(s.errors[1].code), max(s.biz_opaque_callback_data)
+    FROM (
+        SELECT unnest(c.value.statuses) AS s
+        FROM (SELECT unnest(e.changes) AS c
+              FROM (SELECT unnest(entry) AS e
+                    FROM read_json($paths, format = 'newline_delimited', columns = $columns)))
+    )
+"""
 
 
 def _log(message: str) -> None:
@@ -86,22 +100,20 @@ def _land(source: Path, out: Path) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _bare_scan(files: list[str]) -> tuple[int, float, float]:
-    """DuckDB read_json + unnest of every status field; (events, seconds, CPU seconds)."""
+def _bare_scan(files: list[str], *, detect: bool = False) -> tuple[int, float, float]:
+    """DuckDB read_json + unnest of every status field; (events, seconds, CPU seconds).
 
-    con = duckdb.connect()
-    query = """
-        SELECT count(*), max(s.id), max(s.status), max(s.timestamp), max(s.recipient_id),
-               max(s.pricing.category), max(s.errors[1].code), max(s.biz_opaque_callback_data)
-        FROM (
-            SELECT unnest(c.value.statuses) AS s
-            FROM (SELECT unnest(e.changes) AS c
-                  FROM (SELECT unnest(entry) AS e
-                        FROM read_json($paths, format = 'newline_delimited', columns = $columns)))
-        )
+    With the statuses' explicit schema, or with `detect` as plain `read_json` reads: the
+    schema detected from a sample of the files.
     """
+    con = duckdb.connect()
+    query = _SCAN_SQL
+    params: dict[str, Any] = {"paths": files, "columns": STATUS_COLUMNS}
+    if detect:
+        query = query.replace(_SCAN_SCHEMA, "")
+        del params["columns"]
     started, cpu = time.perf_counter(), _cpu_seconds()
-    (events, *_rest) = con.execute(query, {"paths": files, "columns": STATUS_COLUMNS}).fetchall()[0]
+    (events, *_rest) = con.execute(query, params).fetchall()[0]
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     con.close()
     return events, seconds, cpu
@@ -252,6 +264,7 @@ def main() -> None:
 
         landings = []
         scans = []
+        detected = []
         naives = []
         for run in range(RUNS):
             summary = _land(work / "raw", work / f"lake{run}")
@@ -259,16 +272,23 @@ def main() -> None:
             _log(f"landing run {run + 1}: {summary['wall_seconds']:.2f} s, {summary}")
             scans.append(_bare_scan(files))
             _log(f"bare DuckDB scan {run + 1}: {scans[-1][1]:.2f} s, CPU {scans[-1][2]:.2f} s")
+            detected.append(_bare_scan(files, detect=True))
+            _log(
+                f"bare scan, schema detected {run + 1}: {detected[-1][1]:.2f} s, "
+                f"CPU {detected[-1][2]:.2f} s"
+            )
             naives.append(_naive(made.files, work / f"naive{run}"))
             _log(f"naive loop {run + 1}: {naives[-1][0]:,} events in {naives[-1][1]:.2f} s")
         best = min(landings, key=lambda summary: summary["wall_seconds"])
         scan_events, scan_seconds, _ = min(scans, key=lambda scan: scan[1])
+        detected_events, detected_seconds, _ = min(detected, key=lambda scan: scan[1])
         naive_events, naive_seconds = min(naives, key=lambda naive: naive[1])
 
     events = best["status_events_read"]
     events_per_s = events / best["wall_seconds"]
     naive_per_s = naive_events / naive_seconds
     scan_per_s = scan_events / scan_seconds
+    detected_per_s = detected_events / detected_seconds
     print(
         json.dumps(
             {
@@ -280,12 +300,16 @@ def main() -> None:
                 "peak_rss_mb": round(max(summary["peak_rss_mb"] for summary in landings)),
                 "vs_naive": round(events_per_s / naive_per_s, 1),
                 "vs_duckdb_scan": round(events_per_s / scan_per_s, 2),
+                "duckdb_autodetect_scan_events_per_s": round(detected_per_s),
+                "vs_duckdb_autodetect_scan": round(events_per_s / detected_per_s, 2),
                 "seconds": round(best["wall_seconds"], 3),
                 "seconds_all_runs": [round(summary["wall_seconds"], 3) for summary in landings],
                 "duckdb_scan_seconds": round(scan_seconds, 3),
                 "duckdb_scan_seconds_all_runs": [round(scan[1], 3) for scan in scans],
                 "cpu_seconds": round(min(summary["cpu_seconds"] for summary in landings), 3),
                 "duckdb_scan_cpu_seconds": round(min(scan[2] for scan in scans), 3),
+                "duckdb_autodetect_scan_seconds": round(detected_seconds, 3),
+                "duckdb_autodetect_scan_seconds_all_runs": [round(scan[1], 3) for scan in detected],
                 "naive_seconds": round(naive_seconds, 3),
                 "naive_seconds_all_runs": [round(naive[1], 3) for naive in naives],
                 "statuses_landed": best["statuses"],
