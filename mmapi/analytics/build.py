@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -253,6 +254,7 @@ def create_tables(
     events: str | Path,
     *,
     rate_card: str | Path | None = None,
+    card: pa.Table | None = None,
     settings: ReportSettings | None = None,
     tables: tuple[str, ...] = TABLES,
     on_table: Callable[[str], None] | None = None,
@@ -266,6 +268,8 @@ def create_tables(
         sends: A sends Parquet file, a folder of them, or a glob.
         events: The landing folder.
         rate_card: Rate card CSV (a path or `s3://`); the bundled example when None.
+        card: The rate card already read from `rate_card` (`load_rate_card`); read here when
+            None.
         settings: Time and significance settings; the defaults when None.
         tables: The SQL files to run, in order (a prefix of `TABLES` for part of the report).
         on_table: Called with each table's name once it is made (and committed).
@@ -282,7 +286,8 @@ def create_tables(
     settings = settings or ReportSettings()
     steps = _Steps(step_seconds if step_seconds is not None else {})
     card_path = rate_card if rate_card is not None else DEFAULT_RATE_CARD_PATH
-    card = load_rate_card(card_path)
+    if card is None:
+        card = load_rate_card(card_path)
     # Naive timestamps are read, and hours and days counted, in UTC.
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
@@ -354,7 +359,7 @@ def build_analytics(
     """
     settings = settings or ReportSettings()
     card_path = rate_card if rate_card is not None else DEFAULT_RATE_CARD_PATH
-    load_rate_card(card_path)  # a bad card fails before any file is written
+    card = load_rate_card(card_path)  # a bad card fails before any file is written
     # An object store output is built in its local working folder, then uploaded.
     folder = storage.working_folder(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -383,6 +388,7 @@ def build_analytics(
                     sends,
                     events,
                     rate_card=card_path,
+                    card=card,
                     settings=settings,
                     on_table=lambda name: export(name) if name == _EXPORTED_EARLY else None,
                     step_seconds=step_seconds,

@@ -23,6 +23,8 @@ from mmapi.analytics import (
     build_analytics,
     build_report_files,
 )
+from mmapi.analytics import build as build_module
+from mmapi.analytics.rates import DEFAULT_RATE_CARD_PATH
 from mmapi.landing import LandingConfig, land
 from mmapi.sandbox import SandboxConfig
 from mmapi.sandbox.generator import generate_webhook_files
@@ -136,6 +138,29 @@ def test_report_rerun_gives_identical_tables(tmp_path):
             keys = [("message_key", "ascending"), ("wamid", "ascending")]
             one, two = one.sort_by(keys), two.sort_by(keys)
         assert one.equals(two), name
+
+
+def test_report_reads_the_rate_card_once(tmp_path, monkeypatch):
+    """Checked before any file is written and then used as read: an s3:// card is one download."""
+    inputs = write_scenario(tmp_path / "in")
+    reads = []
+    real = build_module.load_rate_card
+
+    def counting(path=None):
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(build_module, "load_rate_card", counting)
+    build = build_analytics(
+        inputs.sends,
+        inputs.events,
+        tmp_path / "out",
+        rate_card=DEFAULT_RATE_CARD_PATH,
+        settings=ReportSettings(as_of=AS_OF),
+    )
+
+    assert reads == [DEFAULT_RATE_CARD_PATH]
+    assert build.row_counts["rate_card"] > 0
 
 
 def test_report_replaces_database_under_open_reader(tmp_path):
