@@ -29,11 +29,30 @@ __all__ = ["DATABASE_URL_ENV", "DEFAULT_PORT", "LocalPrefectServer"]
 DEFAULT_PORT = 4200
 STARTUP_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 30.0
+# How long the logs and events still held for the server may take to reach it before it stops.
+DELIVER_TIMEOUT_SECONDS = 10.0
 # Prefect's own setting; a Postgres URL here is what a production team runs on.
 DATABASE_URL_ENV = "PREFECT_API_DATABASE_CONNECTION_URL"
 # The name `prefect server stop` looks for, so a server left running can be stopped with it.
 PID_FILE_NAME = "server.pid"
 LOG_FILE_NAME = "server.log"
+
+
+def _deliver_pending() -> None:
+    """Send the logs and events this process's Prefect workers still hold, and wait for them.
+
+    They go to the server in batches a few seconds apart. What is left when the server stops
+    is lost, and at exit Prefect retries it against the stopped server first: over a minute
+    with DEBUG logs on. Nothing to send if this process never imported them.
+    """
+    if "prefect.logging.handlers" in sys.modules:
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=DELIVER_TIMEOUT_SECONDS, at_exit=False)
+    if "prefect.events.worker" in sys.modules:
+        from prefect.events.worker import EventsWorker
+
+        EventsWorker.drain_all(timeout=DELIVER_TIMEOUT_SECONDS, at_exit=False)
 
 
 class LocalPrefectServer:
@@ -148,10 +167,15 @@ class LocalPrefectServer:
             time.sleep(0.5)
 
     def stop(self) -> None:
-        """Stop the server if this object started it (SIGTERM, then SIGKILL after 30 s)."""
+        """Stop the server if this object started it (SIGTERM, then SIGKILL after 30 s).
+
+        What this process has logged or emitted for the server is sent first (see
+        `_deliver_pending`).
+        """
         if not self.started or self._process is None:
             return
         if self._process.poll() is None:
+            _deliver_pending()
             self._process.send_signal(signal.SIGTERM)
             try:
                 self._process.wait(timeout=STOP_TIMEOUT_SECONDS)
