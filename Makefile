@@ -19,7 +19,7 @@ demo: $(STAMP)
 # Measured here on 2026-11-27: 257 s at 19:20, 290-304 s in fresh-clone CI in the slower
 # evening and 166.5 s at 22:03, against 337-395 s while that grouping was silently off
 # (pytest 9.2 with pytest-xdist 3.8, see pyproject.toml), which ran the demo twice at once.
-# On the slower machine of 23:26-00:13: 268.7 s and 240.0 s in fresh-clone CI; -n 4 took
+# On the slower machine of 23:26-00:39: 268.7, 240.0 and 228.8 s in fresh-clone CI; -n 4 took
 # 266.5 s, no faster.
 test: $(STAMP) audit
 	$(BIN)/ruff check .
